@@ -1,0 +1,1 @@
+"""Loading landing files into DuckDB's raw schema, with validation and quarantine."""
