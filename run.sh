@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# One entry point on a fresh machine: creates .venv and installs ctsw on first use.
+#   bash run.sh demo    simulate 200 teams x 104 weeks, run the whole pipeline headless, print the results
+#   bash run.sh test    lint, dbt parse, Dagster definitions load, pytest
+#   bash run.sh ui      open the Dagster UI on the same data (http://127.0.0.1:3000)
+#   bash run.sh ctsw …  any ctsw subcommand (simulate, run, summary, demo)
+set -euo pipefail
+cd "$(dirname "$0")"
+VENV=.venv
+
+ensure_env() {
+  [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
+  local stamp="$VENV/.ctsw-installed"
+  if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+    "$VENV/bin/python" -m pip install -q --upgrade pip
+    "$VENV/bin/python" -m pip install -q -e ".[dev]"
+    touch "$stamp"
+  fi
+  export PATH="$PWD/$VENV/bin:$PATH"
+  export DAGSTER_HOME="${DAGSTER_HOME:-$PWD/${CTSW_DATA_DIR:-data}/dagster_home}"
+  mkdir -p "$DAGSTER_HOME"
+}
+
+cmd="${1:-demo}"
+shift || true
+ensure_env
+case "$cmd" in
+  demo) exec ctsw demo "$@" ;;
+  ui) exec dagster dev -w workspace.yaml -h 127.0.0.1 -p "${PORT:-3000}" "$@" ;;
+  ctsw) exec ctsw "$@" ;;
+  test)
+    ruff check .
+    tmp=$(mktemp -d)
+    CTSW_DUCKDB_PATH="$tmp/parse.duckdb" dbt parse --quiet --project-dir dbt_project --profiles-dir dbt_project \
+      --target-path "$tmp/target"
+    CTSW_DATA_DIR="$tmp/data" python -c "from orchestration.definitions import defs; defs.validate_loadable(defs); print('definitions load:', len(list(defs.resolve_all_asset_keys())), 'assets')"
+    rm -rf "$tmp"
+    exec pytest -q "$@"
+    ;;
+  *) echo "usage: bash run.sh demo|test|ui|ctsw <args>" >&2; exit 2 ;;
+esac
