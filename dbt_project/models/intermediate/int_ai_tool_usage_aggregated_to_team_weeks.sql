@@ -1,0 +1,22 @@
+with
+
+attributed_usage as (
+
+    select * from {{ ref('int_ai_tool_usage_attributed_to_builders') }}
+
+),
+
+aggregated as (
+
+    select
+        team_id,
+        week_start,
+        -- any tool, any day of the week: a builder is AI-active once
+        count(distinct developer_id) as ai_active_builders
+
+    from attributed_usage
+    group by 1, 2
+
+)
+
+select * from aggregated
