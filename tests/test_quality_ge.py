@@ -203,7 +203,6 @@ CASES = {
         # -1 units with a CTS-SW: the count check fires; the null/not-null pair only looks at 0 and > 0.
         set_value(0, "units_delivered", -1), {(BETWEEN, "units_delivered", 1, (k("t1", W1),))}
     ),
-    "cts_sw_usd zero": (set_value(1, "cts_sw_usd", 0.0), {(BETWEEN, "cts_sw_usd", 1, (k("t1", W2),))}),
     "cts_sw_usd negative": (set_value(1, "cts_sw_usd", -5.0), {(BETWEEN, "cts_sw_usd", 1, (k("t1", W2),))}),
     "cts_sw_usd infinite": (set_value(2, "cts_sw_usd", math.inf), {(BETWEEN, "cts_sw_usd", 1, (k("t2", W1),))}),
     "cts_sw_usd defined without units": (
