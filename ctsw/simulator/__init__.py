@@ -1,0 +1,6 @@
+"""Simulated telemetry of an engineering organisation with a known AI effect (see config.Params for the truth)."""
+
+from .config import SimConfig
+from .run import simulate, simulate_panel
+
+__all__ = ["SimConfig", "simulate", "simulate_panel"]
