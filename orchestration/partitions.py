@@ -1,0 +1,13 @@
+"""The one weekly partition definition: ISO weeks starting Monday 00:00 UTC."""
+
+import dagster as dg
+
+from ctsw.config import Settings
+
+WEEKLY = dg.WeeklyPartitionsDefinition(
+    start_date=Settings.from_env().start_week, day_offset=1, timezone="UTC"  # day_offset 1 = Monday
+)
+# A backfill over any range of weeks is one run; loaders and dbt get the whole range at once.
+SINGLE_RUN = dg.BackfillPolicy.single_run()
+# All DuckDB writers share one pool so steps never contend for the file (the file lock guards runs too).
+DUCKDB_POOL = "duckdb"
