@@ -1,0 +1,89 @@
+"""CTS-SW drivers: Mundlak mixed model on the simulated panel, FE equivalence, ranking, options."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from linearmodels import PanelOLS
+
+from ctsw.simulator import SimConfig, simulate_panel
+from models_py.drivers import DEFAULT_DRIVERS, fit_drivers
+
+
+@pytest.fixture(scope="module")
+def panel() -> pd.DataFrame:
+    p, _ = simulate_panel(SimConfig(n_teams=300, n_weeks=104, seed=1))
+    return p
+
+
+@pytest.fixture(scope="module")
+def result(panel):
+    return fit_drivers(panel, n_boot=50, seed=2)
+
+
+def test_runs_with_variance_components(result):
+    vc = result.variance_components
+    assert 0 < vc["icc"] < 1
+    assert vc["team_var"] > 0 and vc["residual_var"] > 0
+    assert result.summary["converged"]
+    assert result.drivers == list(DEFAULT_DRIVERS)
+    assert np.isfinite(result.coefficients[["estimate", "std_error"]].to_numpy()).all()
+    assert set(result.coefficients["component"]) == {"intercept", "within", "between"}
+    assert json.loads(json.dumps(result.summary))["n_teams"] == result.n_teams
+
+
+def test_velocity_is_the_largest_driver(result):
+    s = result.sensitivity
+    assert s.iloc[0]["driver"] == "cr_velocity"
+    assert list(s["rank"]) == [1, 2, 3, 4, 5]
+    top = s.iloc[0]
+    # higher velocity -> more units for the same cost -> lower CTS-SW
+    assert top["pct_change"] < 0 and top["usd_change"] < 0
+    assert top["pct_ci_low"] <= top["pct_change"] <= top["pct_ci_high"]
+    assert top["partial_r2"] == s["partial_r2"].max()
+    assert top["boot_top_share"] > 0.9
+    assert result.summary["top_driver"] == "cr_velocity"
+
+
+def test_within_coefficients_equal_fixed_effects(result, panel):
+    within = result.coefficients[result.coefficients["component"] == "within"].set_index("driver")
+    # 1) PanelOLS with team effects on the same within terms and outcome
+    f = result.frame.set_index(["team_id", "week_start"])
+    wcols = [f"{d}_within" for d in result.drivers]
+    ref = PanelOLS(f["y"], f[wcols], entity_effects=True).fit(cov_type="clustered", cluster_entity=True)
+    np.testing.assert_allclose(within["estimate"].to_numpy(), ref.params.to_numpy(), atol=1e-4)
+    # 2) two-way FE (team + week dummies) of log CTS-SW on the raw drivers, same rows
+    q = panel[~panel["team_id"].isin(result.dropped_teams)].dropna(subset=result.drivers)
+    q = q[q["cts_sw_usd"] > 0].assign(log_cts=lambda x: np.log(x["cts_sw_usd"])).set_index(["team_id", "week_start"])
+    assert len(q) == result.n_obs
+    ref2 = PanelOLS(q["log_cts"], q[result.drivers], entity_effects=True, time_effects=True).fit(
+        cov_type="clustered", cluster_entity=True
+    )
+    np.testing.assert_allclose(within["estimate"].to_numpy(), ref2.params.to_numpy(), atol=1e-4)
+    np.testing.assert_allclose(within["fe_estimate"].to_numpy(), ref2.params.to_numpy(), atol=1e-8)
+    np.testing.assert_allclose(within["fe_std_error"].to_numpy(), ref2.std_errors.to_numpy(), atol=1e-8)
+
+
+def test_shared_denominator_exclusion(result, panel):
+    dep = set(panel.loc[panel["delivery_unit"] == "deployment", "team_id"])
+    assert set(result.dropped_teams) == dep
+    assert result.n_teams == panel["team_id"].nunique() - len(dep)
+    pb = fit_drivers(panel, shared_denominator="per_builder")
+    assert pb.dropped_teams == []
+    assert "interventions_per_builder_week" in pb.drivers and "interventions_per_deploy" not in pb.drivers
+    with pytest.raises(ValueError, match="delivery_unit"):
+        fit_drivers(panel.drop(columns="delivery_unit"))
+
+
+def test_trend_and_level_options(panel):
+    r = fit_drivers(panel, time_effects="trend", log_outcome=False)
+    within = r.coefficients[r.coefficients["component"] == "within"]
+    np.testing.assert_allclose(within["estimate"], within["fe_estimate"], atol=1e-8)
+    assert "trend_years_within" in set(r.coefficients["term"])
+    s = r.sensitivity.set_index("driver")
+    med = r.summary["median_team_outcome"]
+    np.testing.assert_allclose(s["usd_change"], s["within_coef"] * s["within_sd"])
+    np.testing.assert_allclose(s["pct_change"], 100 * s["usd_change"] / med)
