@@ -1,3 +1,5 @@
 import dagster as dg
 
-defs = dg.Definitions()
+from orchestration.defs.models.assets import ai_effect, capacity, cts_drivers
+
+defs = dg.Definitions(assets=[ai_effect, cts_drivers, capacity])

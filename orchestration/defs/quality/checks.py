@@ -1,7 +1,5 @@
 """Great Expectations suites as Dagster asset checks; the panel suite blocks the model assets."""
 
-import warnings
-
 import dagster as dg
 
 from ctsw.config import EXPECTATIONS_DIR
@@ -10,10 +8,6 @@ from orchestration.partitions import WEEKLY
 from orchestration.resources import CtswResource, utc_window
 
 PANEL_KEY = dg.AssetKey(["marts", "fct_team_weeks"])
-
-
-# Partitioned asset checks are a Dagster preview feature; they are what lets the suite run on the run's weeks.
-warnings.filterwarnings("ignore", category=dg.PreviewWarning, module="dagster._core.definitions.decorators")
 
 
 @dg.asset_check(
