@@ -12,8 +12,13 @@ ensure_env() {
   [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
   local stamp="$VENV/.ctsw-installed"
   if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-    "$VENV/bin/python" -m pip install -q --upgrade pip
-    "$VENV/bin/python" -m pip install -q -e ".[dev]"
+    echo "installing ctsw and its dependencies into $VENV (first run: about a minute; log: $VENV/install.log)"
+    if ! { "$VENV/bin/python" -m pip install --upgrade pip && "$VENV/bin/python" -m pip install -e ".[dev]"; } \
+        > "$VENV/install.log" 2>&1; then
+      tail -n 30 "$VENV/install.log" >&2
+      echo "installation failed; full log: $VENV/install.log" >&2
+      exit 1
+    fi
     touch "$stamp"
   fi
   export PATH="$PWD/$VENV/bin:$PATH"

@@ -2,12 +2,9 @@
 
 import dagster as dg
 
-from orchestration.partitions import WEEKLY
-
 weekly_job = dg.define_asset_job(
     "ctsw_weekly",
     selection=dg.AssetSelection.all(),
-    partitions_def=WEEKLY,
     description="Load the week's telemetry, rebuild its panel rows, check them and refit the models.",
 )
 # Tuesday 06:00 UTC for the week that closed on Sunday: a day's grace for late-arriving data.
