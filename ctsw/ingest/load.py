@@ -2,7 +2,8 @@
 
 The write is a delete+insert of the window in one transaction, so re-running a week gives the same table and a
 crash leaves the previous state. Rows that break a rule go to `raw.quarantine` with the file, row, field and
-reason; for every load `rows_read = rows_loaded + rows_quarantined`.
+reason; for every load `rows_read = rows_loaded + rows_quarantined`. What each kind of bad input leads to is
+listed in docs/telemetry-contract.md ("What happens to bad input").
 """
 
 from __future__ import annotations
@@ -15,14 +16,11 @@ import duckdb
 
 from ctsw.contract import TABLES, Table
 from ctsw.ingest.pseudonym import pseudonym_sql
-from ctsw.ingest.rules import parsed, reason_list_sql
+from ctsw.ingest.readers import FORMATS, LoadError, create_stage, stage_file
+from ctsw.ingest.rules import SPELL_RULES, parsed, plausible, reason_list_sql
 from ctsw.ingest.schema import RAW_SCHEMA, create_raw_schema
 
-FORMATS = {".csv": "csv", ".parquet": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl"}
-
-
-class LoadError(Exception):
-    """A landing file that cannot be read at all (the message names the file and what to fix)."""
+__all__ = ["FORMATS", "LoadError", "LoadResult", "Window", "landing_files", "load_table"]
 
 
 @dataclass(frozen=True)
@@ -42,6 +40,8 @@ class LoadResult:
     rows_quarantined: int = 0
     quarantine_reasons: dict[str, int] = field(default_factory=dict)
     ignored_columns: dict[str, list[str]] = field(default_factory=dict)  # file -> unknown columns
+    missing_columns: dict[str, list[str]] = field(default_factory=dict)  # file -> required columns it lacks
+    empty_files: list[str] = field(default_factory=list)  # 0 bytes, blank, or a header without rows
 
     def as_metadata(self) -> dict:
         return {
@@ -51,6 +51,8 @@ class LoadResult:
             "rows_quarantined": self.rows_quarantined,
             "quarantine_reasons": self.quarantine_reasons,
             "ignored_columns": self.ignored_columns,
+            "missing_columns": self.missing_columns,
+            "empty_files": self.empty_files,
         }
 
 
@@ -59,52 +61,6 @@ def landing_files(landing_dir: Path, table: str) -> list[Path]:
     if not folder.is_dir():
         return []
     return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in FORMATS)
-
-
-def reader_sql(path: Path) -> str:
-    p = str(path).replace("'", "''")
-    fmt = FORMATS[path.suffix.lower()]
-    if fmt == "csv":
-        return f"read_csv('{p}', all_varchar = true, header = true)"
-    if fmt == "parquet":
-        return f"read_parquet('{p}')"
-    return f"read_json('{p}', format = 'newline_delimited')"
-
-
-def _as_text(name: str, duck_type: str) -> str:
-    if duck_type.endswith("[]"):
-        return f"array_to_string(\"{name}\", ';')"
-    return f"CAST(\"{name}\" AS VARCHAR)"
-
-
-def _stage_file(
-    con: duckdb.DuckDBPyConnection, table: Table, path: Path, name: str, result: LoadResult
-) -> None:
-    """Append one file to the text staging table; columns it lacks are null and flagged if required."""
-    src = reader_sql(path)
-    try:
-        described = con.execute(f"DESCRIBE SELECT * FROM {src}").fetchall()
-    except duckdb.Error as exc:
-        raise LoadError(f"{path}: cannot be read as {FORMATS[path.suffix.lower()]}: {exc}") from exc
-    present = {row[0]: row[1] for row in described}
-    unknown = sorted(set(present) - set(table.column_names))
-    if unknown:
-        result.ignored_columns[name] = unknown
-    missing = [c.name for c in table.columns if c.required and c.name not in present]
-    problem = f"'required column(s) missing from file: {', '.join(missing)}'" if missing else "NULL"
-    cols = [
-        f"{_as_text(c.name, present[c.name])} AS \"{c.name}\"" if c.name in present
-        else f"NULL::VARCHAR AS \"{c.name}\""
-        for c in table.columns
-    ]
-    file_literal = name.replace("'", "''")
-    try:
-        con.execute(
-            f"INSERT INTO _stage SELECT {', '.join(cols)}, '{file_literal}', row_number() OVER (), {problem} "
-            f"FROM {src}"
-        )
-    except duckdb.Error as exc:
-        raise LoadError(f"{path}: cannot be read: {exc}") from exc
 
 
 def load_table(
@@ -124,91 +80,170 @@ def load_table(
         raise ValueError(f"{table_name}: a window is required exactly for event tables")
     result = LoadResult(table=table_name, files=len(files))
     create_raw_schema(con)
-    con.execute("DROP TABLE IF EXISTS _stage")
-    text_cols = ", ".join(f'"{c}" VARCHAR' for c in table.column_names)
-    con.execute(f"CREATE TEMP TABLE _stage ({text_cols}, _source_file VARCHAR, _source_row BIGINT, _problem VARCHAR)")
-    con.begin()
+    # Naive timestamps are read as UTC whatever the caller's session says; the caller's setting is restored.
+    time_zone = con.execute("SELECT current_setting('TimeZone')").fetchone()[0]
+    con.execute("SET TimeZone = 'UTC'")
     try:
-        for path in files:
-            name = str(path.relative_to(landing_dir)) if landing_dir else str(path)
-            _stage_file(con, table, path, name, result)
-        _validate_and_write(con, table, window, pseudonym_key, result)
-        con.commit()
-    except BaseException:
-        con.rollback()
-        raise
+        # Staging is outside the transaction: it touches only the temp table, and a reader error there must
+        # not abort the transaction (DuckDB has no savepoints) before the Parquet fallback can run.
+        _stage_all(con, table, files, landing_dir, result)
+        con.begin()
+        try:
+            _validate_and_write(con, table, window, pseudonym_key, result)
+            con.commit()
+        except BaseException:
+            con.rollback()
+            raise
     finally:
         con.execute("DROP TABLE IF EXISTS _stage")
+        con.execute(f"SET TimeZone = {_lit(time_zone)}")
     return result
+
+
+def _lit(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _stage_all(con, table: Table, files: list[Path], landing_dir: Path | None, result: LoadResult) -> None:
+    create_stage(con, table.columns)
+    for path in files:
+        name = str(path.relative_to(landing_dir)) if landing_dir else str(path)
+        staged = stage_file(con, table, table.columns, path, name)
+        if staged.empty:
+            result.empty_files.append(name)
+        if staged.unknown_columns:
+            result.ignored_columns[name] = staged.unknown_columns
+        if staged.missing_columns and staged.rows:
+            result.missing_columns[name] = staged.missing_columns
 
 
 def _validate_and_write(
     con: duckdb.DuckDBPyConnection, table: Table, window: Window | None, key: str, result: LoadResult
 ) -> None:
     t = f"{RAW_SCHEMA}.{table.name}"
-    typed = ", ".join(
-        f"{pseudonym_sql(parsed(c), key) if c.pseudonymised else parsed(c)} AS p_{c.name}" for c in table.columns
-    )
-    check_team = "team_id" in table.column_names and table.name != "teams"
-    reasons = reason_list_sql(table, check_team)
-    part = f"CAST(p_{table.partition_column} AS TIMESTAMP)" if table.partition_column else "NULL::TIMESTAMP"
-    in_window = (
-        f"(_part IS NULL OR (_part >= TIMESTAMP '{window.start:%Y-%m-%d %H:%M:%S}' "
-        f"AND _part < TIMESTAMP '{window.end:%Y-%m-%d %H:%M:%S}'))"
-        if window else "true"
-    )
     # The quarantine record carries pseudonyms, never a raw person identifier.
     record = "to_json({" + ", ".join(
         f"'{c.name}': " + (f"p_{c.name}" if c.pseudonymised else f'"{c.name}"') for c in table.columns
     ) + "})"
-    key_cols = ", ".join(f"p_{k}" for k in table.key)
-    row_hash = "md5(concat_ws('|', " + ", ".join(f"coalesce(CAST(p_{c} AS VARCHAR), '')" for c in
-                                                table.column_names) + "))"
-    con.execute(f"""
-CREATE TEMP TABLE _checked AS
+    con.execute(f"CREATE TEMP TABLE _checked AS {_checked_sql(table, window, key)}")
+    try:
+        _write(con, table, t, window, record, result)
+    finally:
+        con.execute("DROP TABLE IF EXISTS _checked")
+
+
+def _window_sql(window: Window | None) -> str:
+    # A row without a plausible partition value belongs to no week: every window load quarantines it (with a
+    # null partition_ts), so it is reported instead of silently falling outside all weeks.
+    if window is None:
+        return "true"
+    return (f"(_part IS NULL OR (_part >= TIMESTAMP '{window.start:%Y-%m-%d %H:%M:%S}' "
+            f"AND _part < TIMESTAMP '{window.end:%Y-%m-%d %H:%M:%S}'))")
+
+
+def _checked_sql(table: Table, window: Window | None, key: str) -> str:
+    """Every staged row of the window, typed, with its quarantine field, reason and kind (null = loads)."""
+    typed = ", ".join(
+        f"{pseudonym_sql(parsed(c), key) if c.pseudonymised else parsed(c)} AS p_{c.name}" for c in table.columns
+    )
+    check_team = "team_id" in table.column_names and table.name != "teams"
+    pc = table.partition_column
+    part = f"CASE WHEN {plausible(f'p_{pc}')} THEN CAST(p_{pc} AS TIMESTAMP) END" if pc else "NULL::TIMESTAMP"
+    return f"""
 WITH typed AS (
   SELECT *, {typed} FROM _stage
 ), flagged AS (
   SELECT *, {part} AS _part,
-    list_concat(
-      CASE WHEN _problem IS NOT NULL THEN [{{'field': NULL, 'reason': _problem}}] ELSE [] END,
-      {reasons}) AS _reasons
+    -- A problem found while reading (unparseable row, missing columns) is the row's only reason: the
+    -- per-value reasons it would cause ('missing value' for every field) are noise until it is fixed.
+    CASE WHEN _problem IS NOT NULL THEN [{{'field': _problem_field, 'reason': _problem}}]
+         ELSE {reason_list_sql(table, check_team)} END AS _reasons
   FROM typed
 ), scoped AS (
-  SELECT * FROM flagged WHERE {in_window}
+{_scope_sql(table, window)}
 ), ranked AS (
-  -- Among valid rows sharing a key, the last file (then last row) wins: exports repeat updated entities.
-  SELECT *, {row_hash} AS _hash,
-    row_number() OVER (PARTITION BY len(_reasons) = 0, {key_cols}
-                       ORDER BY _source_file DESC, _source_row DESC) AS _rank,
-    first_value(_source_file || ':' || _source_row) OVER (PARTITION BY len(_reasons) = 0, {key_cols}
-                       ORDER BY _source_file DESC, _source_row DESC) AS _winner,
-    first_value({row_hash}) OVER (PARTITION BY len(_reasons) = 0, {key_cols}
-                       ORDER BY _source_file DESC, _source_row DESC) AS _winner_hash
-  FROM scoped
+{_rank_sql(table)}
+), spelled AS (
+{_spell_sql(table)}
 )
 SELECT *,
   CASE
     WHEN len(_reasons) > 0 THEN _reasons[1].field
     WHEN _rank > 1 THEN '{table.key[0]}'
+    WHEN _overlap THEN _spell_field
   END AS _q_field,
   CASE
-    WHEN len(_reasons) > 0 THEN array_to_string(list_transform(_reasons,
-         lambda x: coalesce(x.field || ': ', '') || x.reason), '; ')
+    WHEN _problem IS NOT NULL THEN _problem  -- complete already: it names its field where it has one
+    WHEN len(_reasons) > 0 THEN array_to_string(list_transform(_reasons, lambda x: x.field || ': ' || x.reason), '; ')
     WHEN _rank > 1 AND _hash = _winner_hash THEN 'exact duplicate of ' || _winner
     WHEN _rank > 1 THEN 'superseded by ' || _winner || ' (same key, different values)'
+    WHEN _overlap THEN _spell_reason
   END AS _q_reason,
   CASE
-    WHEN len(_reasons) > 0 THEN coalesce(_reasons[1].field, '(file)') || ': ' || _reasons[1].reason
+    WHEN _problem IS NOT NULL THEN if(_problem_field IS NULL, '(row): ', '') || _problem
+    WHEN len(_reasons) > 0 THEN _reasons[1].field || ': ' || _reasons[1].reason
     WHEN _rank > 1 AND _hash = _winner_hash THEN 'exact duplicate'
     WHEN _rank > 1 THEN 'superseded duplicate'
+    WHEN _overlap THEN _spell_field || ': overlapping spell'
   END AS _q_kind
-FROM ranked
-""")
-    try:
-        _write(con, table, t, window, record, result)
-    finally:
-        con.execute("DROP TABLE IF EXISTS _checked")
+FROM spelled
+WHERE _in_window
+"""
+
+
+def _scope_sql(table: Table, window: Window | None) -> str:
+    """Rows of the window, plus valid rows of other weeks that share a key with a valid row of the window.
+
+    The newest export of an entity wins even when it moved the entity to another week (a PR's created_at
+    corrected, say); without the other weeks' rows each week would keep its own copy of the key.
+    """
+    in_window = _window_sql(window)
+    if window is None:
+        return "  SELECT *, true AS _in_window FROM flagged"
+    keys = ", ".join(f"p_{k}" for k in table.key)
+    return f"""  SELECT *, true AS _in_window FROM flagged WHERE {in_window}
+  UNION ALL
+  SELECT f.*, false FROM flagged f
+  SEMI JOIN (SELECT {keys} FROM flagged WHERE {in_window} AND len(_reasons) = 0) w USING ({keys})
+  WHERE NOT {in_window} AND len(f._reasons) = 0"""
+
+
+def _rank_sql(table: Table) -> str:
+    key_cols = ", ".join(f"p_{k}" for k in table.key)
+    row_hash = "md5(concat_ws('|', " + ", ".join(
+        f"coalesce(CAST(p_{c} AS VARCHAR), '')" for c in table.column_names) + "))"
+    # Among valid rows sharing a key, the last file (then last row) wins: exports repeat updated entities.
+    order = f"PARTITION BY len(_reasons) = 0, {key_cols} ORDER BY _source_file DESC, _source_row DESC"
+    return f"""  SELECT *, {row_hash} AS _hash,
+    row_number() OVER ({order}) AS _rank,
+    first_value(_source_file || ':' || _source_row) OVER ({order}) AS _winner,
+    first_value({row_hash}) OVER ({order}) AS _winner_hash
+  FROM scoped"""
+
+
+def _spell_sql(table: Table) -> str:
+    """Flag a valid, winning row whose spell starts before an earlier-starting spell of its group has ended."""
+    rule = SPELL_RULES.get(table.name)
+    if rule is None:
+        return ("  SELECT *, false AS _overlap, NULL::VARCHAR AS _spell_field, NULL::VARCHAR AS _spell_reason "
+                "FROM ranked")
+    group = ", ".join(f"p_{g}" for g in rule.group)
+    end = f"coalesce(p_{rule.end}, DATE '9999-12-31')"  # an open spell never ends
+    eligible = "(len(_reasons) = 0 AND _rank = 1)"
+    return f"""  SELECT *,
+    coalesce({eligible} AND _prev_end > p_{rule.start}, false) AS _overlap,
+    '{rule.start}' AS _spell_field,
+    '{rule.start}: {rule.reason} (' || _prev_spell
+      || CASE WHEN _prev_end = DATE '9999-12-31' THEN ', no end date)' ELSE ', ends ' || _prev_end || ')' END
+      AS _spell_reason
+  FROM (
+    SELECT *,
+      max({end}) OVER w AS _prev_end,
+      arg_max(_source_file || ':' || _source_row, {end}) OVER w AS _prev_spell
+    FROM ranked
+    WINDOW w AS (PARTITION BY {eligible}, {group} ORDER BY p_{rule.start}, _source_file, _source_row
+                 ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
+  )"""
 
 
 def _write(con, table: Table, t: str, window: Window | None, record: str, result: LoadResult) -> None:

@@ -6,10 +6,18 @@ of failing the whole load. Expressions refer to the text column `"<name>"` and p
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from ctsw.contract import Column, Table
 
 # Plausible event time range: earlier is a unit or epoch mistake, later than tomorrow has not happened yet.
 EARLIEST_EVENT = "2000-01-01"
+LATEST_EVENT = "current_date + INTERVAL 1 DAY"
+
+
+def plausible(expr: str) -> str:
+    """SQL: a date or timestamp inside the plausible event range (null stays null)."""
+    return f"({expr} >= DATE '{EARLIEST_EVENT}' AND {expr} <= {LATEST_EVENT})"
 
 
 def text(col: str) -> str:
@@ -57,7 +65,7 @@ def column_reasons(c: Column) -> list[tuple[str, str]]:
         out.append((f"{p} > {c.max}", f"above {c.max:g}"))
     if c.type in ("TIMESTAMP", "DATE"):
         out.append((f"{p} < DATE '{EARLIEST_EVENT}'", f"before {EARLIEST_EVENT}"))
-        out.append((f"{p} > current_date + INTERVAL 1 DAY", "in the future"))
+        out.append((f"{p} > {LATEST_EVENT}", "in the future"))
     return out
 
 
@@ -76,6 +84,29 @@ ROW_RULES: dict[str, list[tuple[str, str, str]]] = {
         ("acknowledged_at", "p_acknowledged_at < p_triggered_at", "acknowledged before triggered"),
     ],
     "oncall_shifts": [("shift_end", "p_shift_end <= p_shift_start", "ends on or before its start")],
+}
+
+
+@dataclass(frozen=True)
+class SpellRule:
+    """Spells [start, end) of one entity (`group`) must not overlap; a null end is open.
+
+    A cross-row rule, so not in ROW_RULES: of two overlapping spells the later-starting one is quarantined.
+    A spell is compared with every earlier-starting spell of its group that passes the row rules and is not a
+    duplicate, including one quarantined for an overlap itself: one SQL window instead of a fixed point, and
+    a chain of overlaps has to be fixed as a whole anyway.
+    """
+
+    group: tuple[str, ...]
+    start: str
+    end: str
+    reason: str
+
+
+SPELL_RULES: dict[str, SpellRule] = {
+    # Two spells of one developer in one team would count their FTE and cost twice for the overlap.
+    "memberships": SpellRule(("developer_id", "team_id"), "start_date", "end_date",
+                             "overlaps an earlier-starting spell of the same developer in the same team"),
 }
 
 
