@@ -47,6 +47,14 @@ interval: ``[K(e_lo), K(e_hi)]`` - exact for the given interval of ``e`` (a norm
 interval ``e +- z se`` when ``effect_se`` is given, or ``effect_ci`` as given, e.g. the bootstrap
 percentiles). Monotonicity is checked numerically on a grid; if it fails (it cannot for positive
 baselines), or if ``n_sim > 0``, the interval is simulated from ``e ~ N(estimate, se^2)``.
+
+Team-cluster bootstrap: ``long_run_bootstrap`` resamples teams with replacement and refits the HPJ
+(all three regressions of the jackknife) ``n_boot`` times; ``capacity_freed(..., effect_draws=draws)``
+recomputes the capacity of the actual panel at every draw and reports percentile intervals for the
+total, every ``by`` group (e.g. org) and every team (``by_team=True``). The teams and their weeks are
+the population being counted, so only the effect is resampled; the draws carry the joint uncertainty
+of gamma and beta without the delta method's normal approximation. ``start``/``end`` restrict the sum to
+any window of weeks.
 """
 
 from __future__ import annotations
@@ -59,7 +67,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-__all__ = ["CapacityResult", "capacity_freed", "capacity_from_result", "WEEKS_PER_YEAR"]
+__all__ = ["CapacityResult", "capacity_freed", "capacity_from_result", "long_run_bootstrap", "WEEKS_PER_YEAR"]
 
 WEEKS_PER_YEAR = 52.18
 _MEASURES = ("capacity_freed_fte_weeks", "capacity_freed_engineering_years", "capacity_freed_usd")
@@ -75,7 +83,9 @@ class CapacityResult:
     * ``by_group``: if ``by`` was given, group sums with ``<measure>``, ``<measure>_ci_low``,
       ``<measure>_ci_high`` columns; else None.
     * ``rows``: per team-week ``velocity_gain, baseline_velocity, ai_output_share,
-      cost_per_fte_week, capacity_freed_fte_weeks, capacity_freed_usd`` at the point estimate.
+      cost_per_fte_week, capacity_freed_fte_weeks, capacity_freed_usd`` at the point estimate (0 outside
+      the window).
+    * ``by_team``: with ``by_team=True``, the same columns as ``by_group`` per team.
     """
 
     totals: pd.DataFrame
@@ -85,6 +95,7 @@ class CapacityResult:
     effect_ci: tuple[float, float]
     interval_method: str
     summary: dict[str, Any]
+    by_team: pd.DataFrame | None = None
 
 
 def _num(df: pd.DataFrame, col: str) -> np.ndarray:
@@ -137,14 +148,19 @@ def capacity_freed(
     effect_se: float | None = None,
     *,
     effect_ci: tuple[float, float] | None = None,
+    effect_draws: Sequence[float] | np.ndarray | None = None,
     share: str = "ai_usage_share",
     velocity: str = "cr_velocity",
     builder_fte: str = "builder_fte",
     dev_cost: str = "dev_cost_usd",
     entity: str = "team_id",
+    time: str = "week_start",
     cost_per_fte_week: str | float | None = None,
     baseline: str | float = "team_counterfactual",
     by: str | Sequence[str] | None = None,
+    by_team: bool = False,
+    start: Any = None,
+    end: Any = None,
     level: float = 0.95,
     weeks_per_year: float = WEEKS_PER_YEAR,
     n_sim: int = 0,
@@ -154,15 +170,27 @@ def capacity_freed(
 
     ``effect`` is the long-run effect on ``velocity`` of ``share`` going from 0 to 1; its interval
     is ``effect_ci`` if given, else ``effect +- z * effect_se`` (a zero-width interval if neither
-    is given). See the module docstring for the formula, the baselines and the interval.
+    is given). With ``effect_draws`` (e.g. the team-cluster bootstrap replications of the long-run
+    effect, see :func:`long_run_bootstrap`) every interval - total, ``by`` groups and teams - is the
+    percentile interval of the capacity recomputed at each draw. ``start``/``end`` restrict the sum to
+    the weeks ``start <= time < end`` (any window; baselines still use all rows of each team).
+    ``by_team`` adds a per-team table. See the module docstring for the formula and baselines.
     """
     if baseline not in ("team_counterfactual", "row_counterfactual", "team_pre_adoption") and not isinstance(
         baseline, (int, float)
     ):
         raise ValueError(f"unknown baseline {baseline!r}")
     zcrit = float(stats.norm.ppf(0.5 + level / 2))
+    alpha = (1 - level) / 2
     effect = float(effect)
-    if effect_ci is not None:
+    draws = None if effect_draws is None else np.asarray(effect_draws, dtype=float)
+    if draws is not None:
+        draws = draws[np.isfinite(draws)]
+        if draws.size < 2:
+            raise ValueError("effect_draws needs at least two finite draws")
+        lo, hi = (float(v) for v in np.quantile(draws, [alpha, 1 - alpha]))
+        se = float(draws.std(ddof=1))
+    elif effect_ci is not None:
         lo, hi = sorted(float(c) for c in effect_ci)
         se = effect_se if effect_se is not None else (hi - lo) / (2 * zcrit)
     elif effect_se is not None:
@@ -188,8 +216,20 @@ def capacity_freed(
     if (codes < 0).any():
         raise ValueError(f"{entity} has missing values")
     calc = _Calc(s, v, fte, cost_w, codes, len(labels), baseline)
+    in_window = np.ones(len(panel), dtype=bool)
+    if start is not None or end is not None:
+        t = pd.Series(panel[time]).reset_index(drop=True)
+        if start is not None:
+            in_window &= (t >= pd.Timestamp(start) if pd.api.types.is_datetime64_any_dtype(t.dtype) else t >= start)
+        if end is not None:
+            in_window &= (t < pd.Timestamp(end) if pd.api.types.is_datetime64_any_dtype(t.dtype) else t < end)
+        in_window = np.asarray(in_window)
 
-    g, b, f, k, usd, ok = calc.rows(effect)
+    def at(e: float):
+        g, b, f, k, usd, ok = calc.rows(e)
+        return g, b, f, np.where(in_window, k, 0.0), np.where(in_window, usd, 0.0), ok
+
+    g, b, f, k, usd, ok = at(effect)
     rows = pd.DataFrame(
         {
             "velocity_gain": g,
@@ -204,56 +244,70 @@ def capacity_freed(
     rows.insert(0, entity, panel[entity].to_numpy())
 
     def totals_at(e: float) -> np.ndarray:
-        _, _, _, kk, uu, _ = calc.rows(e)
+        _, _, _, kk, uu, _ = at(e)
         return np.array([kk.sum(), kk.sum() / weeks_per_year, uu.sum()])
 
     point = totals_at(effect)
-    method = "effect_ci_endpoints"
-    if hi > lo:
-        grid = np.linspace(lo, hi, 41)
-        vals = np.array([totals_at(e) for e in grid])
-        d = np.diff(vals, axis=0)
-        tol = 1e-9 * np.maximum(np.abs(vals).max(axis=0), 1e-300)
-        monotone = all(np.all(d[:, j] >= -tol[j]) or np.all(d[:, j] <= tol[j]) for j in range(3))
-        if monotone and n_sim <= 0:
-            ends = np.vstack([totals_at(lo), totals_at(hi)])
-            ci_low, ci_high = ends.min(axis=0), ends.max(axis=0)
-        else:
-            method = "simulation"
-            rng = np.random.default_rng(seed)
-            draws = rng.normal(effect, se, max(n_sim, 1000))
-            sims = np.array([totals_at(e) for e in draws])
-            alpha = (1 - level) / 2
-            ci_low, ci_high = np.quantile(sims, alpha, axis=0), np.quantile(sims, 1 - alpha, axis=0)
+    # group sums of (fte-weeks, usd) at an effect value, for any grouping codes
+    group_specs: list[tuple[str, list[str], np.ndarray, pd.DataFrame]] = []
+    if by is not None:
+        by_cols = [by] if isinstance(by, str) else list(by)
+        keys = panel[by_cols].reset_index(drop=True)
+        grouped = keys.groupby(by_cols, sort=True, dropna=False)
+        uniq = grouped.size().reset_index()[by_cols]
+        group_specs.append(("by", by_cols, grouped.ngroup().to_numpy(dtype=np.int64), uniq))
+    if by_team:
+        group_specs.append(("team", [entity], codes, pd.DataFrame({entity: labels})))
+
+    def group_sums(e: float, gcodes: np.ndarray, n: int) -> np.ndarray:
+        _, _, _, kk, uu, _ = at(e)
+        return np.column_stack([np.bincount(gcodes, kk, n), np.bincount(gcodes, uu, n)])
+
+    tables: dict[str, pd.DataFrame] = {}
+    if draws is not None:
+        method = "bootstrap_percentile"
+        sims = np.array([totals_at(e) for e in draws])
+        ci_low, ci_high = np.quantile(sims, alpha, axis=0), np.quantile(sims, 1 - alpha, axis=0)
     else:
-        ci_low = ci_high = point
+        method = "effect_ci_endpoints"
+        if hi > lo:
+            grid = np.linspace(lo, hi, 41)
+            vals = np.array([totals_at(e) for e in grid])
+            d = np.diff(vals, axis=0)
+            tol = 1e-9 * np.maximum(np.abs(vals).max(axis=0), 1e-300)
+            monotone = all(np.all(d[:, j] >= -tol[j]) or np.all(d[:, j] <= tol[j]) for j in range(3))
+            if monotone and n_sim <= 0:
+                ends = np.vstack([totals_at(lo), totals_at(hi)])
+                ci_low, ci_high = ends.min(axis=0), ends.max(axis=0)
+            else:
+                method = "simulation"
+                rng = np.random.default_rng(seed)
+                sim_draws = rng.normal(effect, se, max(n_sim, 1000))
+                sims = np.array([totals_at(e) for e in sim_draws])
+                ci_low, ci_high = np.quantile(sims, alpha, axis=0), np.quantile(sims, 1 - alpha, axis=0)
+        else:
+            ci_low = ci_high = point
+    for name, _cols, gcodes, keys in group_specs:
+        n = len(keys)
+        est = group_sums(effect, gcodes, n)
+        if draws is not None:
+            gs = np.stack([group_sums(e, gcodes, n) for e in draws])
+            glo, ghi = np.quantile(gs, alpha, axis=0), np.quantile(gs, 1 - alpha, axis=0)
+        else:
+            a, c = group_sums(lo, gcodes, n), group_sums(hi, gcodes, n)
+            glo, ghi = np.minimum(a, c), np.maximum(a, c)
+        out = keys.copy()
+        for j, m in enumerate(("capacity_freed_fte_weeks", "capacity_freed_usd")):
+            out[m] = est[:, j]
+            out[f"{m}_ci_low"] = glo[:, j]
+            out[f"{m}_ci_high"] = ghi[:, j]
+        for suf in ("", "_ci_low", "_ci_high"):
+            out[f"capacity_freed_engineering_years{suf}"] = out[f"capacity_freed_fte_weeks{suf}"] / weeks_per_year
+        tables[name] = out
 
     totals = pd.DataFrame(
         {"estimate": point, "ci_low": ci_low, "ci_high": ci_high}, index=pd.Index(_MEASURES, name="measure")
     )
-
-    by_group = None
-    if by is not None:
-        by_cols = [by] if isinstance(by, str) else list(by)
-        parts = {}
-        for tag, e in (("", effect), ("_ci_lo_e", lo), ("_ci_hi_e", hi)):
-            _, _, _, kk, uu, _ = calc.rows(e)
-            parts[tag] = (kk, uu)
-        gdf = panel[by_cols].copy()
-        for tag, (kk, uu) in parts.items():
-            gdf[f"capacity_freed_fte_weeks{tag}"] = kk
-            gdf[f"capacity_freed_usd{tag}"] = uu
-        agg = gdf.groupby(by_cols, dropna=False, sort=True).sum()
-        out = pd.DataFrame(index=agg.index)
-        for m in ("capacity_freed_fte_weeks", "capacity_freed_usd"):
-            out[m] = agg[m]
-            a, c = agg[f"{m}_ci_lo_e"], agg[f"{m}_ci_hi_e"]
-            out[f"{m}_ci_low"] = np.minimum(a, c)
-            out[f"{m}_ci_high"] = np.maximum(a, c)
-        for suf in ("", "_ci_low", "_ci_high"):
-            out[f"capacity_freed_engineering_years{suf}"] = out[f"capacity_freed_fte_weeks{suf}"] / weeks_per_year
-        by_group = out.reset_index()
-
     summary = {
         "label": "capacity freed (not money saved)",
         "effect": effect,
@@ -262,8 +316,11 @@ def capacity_freed(
         "baseline": baseline,
         "level": level,
         "interval_method": method,
+        "n_effect_draws": 0 if draws is None else int(draws.size),
+        "window": [None if start is None else str(start), None if end is None else str(end)],
         "weeks_per_year": weeks_per_year,
         "n_rows": int(len(panel)),
+        "n_rows_in_window": int(in_window.sum()),
         "n_rows_skipped": int((~ok).sum()),
         **{
             m: {"estimate": float(p), "ci_low": float(a), "ci_high": float(c)}
@@ -272,13 +329,41 @@ def capacity_freed(
     }
     return CapacityResult(
         totals=totals,
-        by_group=by_group,
+        by_group=tables.get("by"),
         rows=rows,
         effect=effect,
         effect_ci=(lo, hi),
         interval_method=method,
         summary=summary,
+        by_team=tables.get("team"),
     )
+
+
+def long_run_bootstrap(
+    panel: pd.DataFrame,
+    outcome: str = "cr_velocity",
+    regressors: Sequence[str] = ("ai_usage_share", "rollback_rate", "interventions_per_deploy"),
+    *,
+    term: str = "ai_usage_share",
+    entity: str = "team_id",
+    time: str = "week_start",
+    n_boot: int = 199,
+    seed: int | None = 0,
+    period_step: object | None = "7D",
+):
+    """Team-cluster bootstrap of the HPJ long-run effect ``gamma / (1 - beta)`` of ``term``.
+
+    Returns ``(result, draws)``: the HPJ fit with bootstrap standard errors and the ``n_boot`` draws of
+    the long-run effect (teams resampled with replacement, all three regressions of the jackknife
+    refitted), ready for ``capacity_freed(..., effect_draws=draws)``.
+    """
+    from models_py.dynamic_panel import fit_dynamic_panel
+
+    res = fit_dynamic_panel(panel, entity, time, outcome, list(regressors), ("hpj",), hpj_se="bootstrap",
+                            n_boot=n_boot, seed=seed, period_step=period_step)
+    b = res.fits["hpj"].extra["bootstrap_draws"]
+    draws = (b[term] / (1.0 - b[f"{outcome}_lag1"])).to_numpy()
+    return res, draws
 
 
 def capacity_from_result(

@@ -7,7 +7,12 @@ For team i in week t, with ``y = log(cts_sw_usd)`` (default) and drivers ``x_1..
     y_it = mu + sum_k bW_k (x_kit - xbar_ki) + sum_k bB_k xbar_ki + time terms + u_i + e_it,
     u_i ~ N(0, s2_team),  e_it ~ N(0, s2_resid)
 
-fitted by REML with ``statsmodels.MixedLM`` (random intercept by team).
+fitted by REML with ``statsmodels.MixedLM`` (random intercept by team; optionally random slopes, e.g.
+``random_slopes=("cr_velocity",)`` adds ``u1_i (x_velocity,it - xbar_velocity,i)`` with ``(u_i, u1_i)``
+bivariate normal: teams may differ in how much a unit of velocity lowers their CTS-SW. With random
+slopes the MixedLM within coefficient of that driver is a GLS average of team slopes and no longer
+equals the fixed-effects one exactly; the sensitivity ranking keeps using the FE coefficients and the
+MixedLM estimate and the slope variance are reported alongside).
 
 * **Log outcome.** CTS-SW is a positive ratio (dollars per unit), right-skewed, and its drivers act
   multiplicatively (a team that delivers 10% more units for the same cost has 10% lower CTS-SW
@@ -83,10 +88,12 @@ squares (after the other drivers and the time terms) that the driver's within te
 
 With ``n_boot > 0`` the teams are resampled with replacement (cluster bootstrap) and the FE within
 coefficients, within SDs, median team CTS-SW and the sensitivities are recomputed; the result
-adds percentile CIs (``boot_pct_ci_low/high``) and the share of replications in which each
-driver ranks first (``boot_top_share``). The MixedLM is not refitted in the bootstrap (its within
-coefficients equal the FE ones), and the week effects removed from the variables are those of
-the full sample.
+adds percentile CIs (``boot_pct_ci_low/high``, ``boot_usd_ci_low/high``), the share of replications in
+which each driver ranks first (``boot_top_share``), its most frequent rank and that rank's share
+(``boot_rank_mode``, ``boot_rank_mode_prob``) and the full table of rank probabilities
+(``rank_probabilities``: every driver's probability of every rank). The MixedLM is not refitted in
+the bootstrap (its within coefficients equal the FE ones), and the week effects removed from the
+variables are those of the full sample.
 """
 
 from __future__ import annotations
@@ -141,7 +148,9 @@ class DriversResult:
     * ``sensitivity``: one row per driver, ranked (``rank`` 1 = largest |pct_change|):
       ``driver, within_coef, within_coef_se, within_sd, pct_change, pct_ci_low, pct_ci_high,
       usd_change, usd_ci_low, usd_ci_high, partial_r2, rank`` (+ bootstrap columns).
-    * ``variance_components``: ``team_var, residual_var, icc``.
+    * ``variance_components``: ``team_var, residual_var, icc`` (+ ``slope_var_<driver>`` with random slopes).
+    * ``rank_probabilities`` (with ``n_boot > 0``): ``driver, rank, probability`` - the share of the
+      bootstrap replications in which the driver has that rank.
     * ``summary``: JSON-friendly dict; ``mixedlm``: the statsmodels results object.
     """
 
@@ -157,6 +166,7 @@ class DriversResult:
     dropped_teams: list[Any] = field(default_factory=list)
     mixedlm: Any = None
     frame: pd.DataFrame | None = None
+    rank_probabilities: pd.DataFrame | None = None
 
 
 def _team_demean(codes: np.ndarray, n_groups: int, a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -240,6 +250,24 @@ def _fit_mixedlm(model: MixedLM, reml: bool):
     return last
 
 
+def fit_mixed_model(
+    y: np.ndarray | pd.Series,
+    exog: pd.DataFrame,
+    groups: np.ndarray,
+    exog_re: np.ndarray | pd.DataFrame | None = None,
+    *,
+    reml: bool = True,
+):
+    """``statsmodels.MixedLM`` fitted the way :func:`fit_drivers` does (optimisers tried in turn).
+
+    ``exog_re`` None = random intercept only; otherwise its columns are the random-effects design
+    (include a column of ones for a random intercept), e.g. ``lme4``'s ``(1 + x | g)``. Returns
+    ``(results, warnings)``.
+    """
+    model = MixedLM(pd.Series(np.asarray(y, dtype=float), name="y"), exog, groups=groups, exog_re=exog_re)
+    return _fit_mixedlm(model, reml)
+
+
 def fit_drivers(
     df: pd.DataFrame,
     outcome: str = "cts_sw_usd",
@@ -253,6 +281,7 @@ def fit_drivers(
     delivery_unit: str = "delivery_unit",
     builder_fte: str = "builder_fte",
     reml: bool = True,
+    random_slopes: Sequence[str] = (),
     n_boot: int = 0,
     seed: int | None = 0,
     level: float = 0.95,
@@ -260,7 +289,9 @@ def fit_drivers(
     """Fit the Mundlak random-intercept model of CTS-SW on its drivers and rank the drivers.
 
     See the module docstring for the model, the shared-denominator handling and the sensitivity
-    definitions. ``time_effects`` is ``"week"``, ``"trend"`` or ``"none"``.
+    definitions. ``time_effects`` is ``"week"``, ``"trend"`` or ``"none"``. ``random_slopes`` lists
+    drivers (e.g. ``("cr_velocity",)``) whose within term also gets a random slope by team, correlated
+    with the random intercept (lme4's ``(1 + x_within | team)``).
     """
     if time_effects not in ("week", "trend", "none"):
         raise ValueError("time_effects must be 'week', 'trend' or 'none'")
@@ -321,11 +352,21 @@ def fit_drivers(
     exog = pd.DataFrame(np.column_stack([np.ones(len(y_c)), w_x, b_x]), columns=exog_names)
 
     # ---- mixed model
-    model = MixedLM(pd.Series(y_c, name="y"), exog, groups=team_codes)
-    res, conv_warnings = _fit_mixedlm(model, reml)
+    random_slopes = list(random_slopes)
+    bad = [r for r in random_slopes if r not in drivers]
+    if bad:
+        raise ValueError(f"random slopes {bad} are not drivers")
+    slope_terms = [terms[drivers.index(r)] for r in random_slopes]
+    exog_re = None
+    if slope_terms:
+        exog_re = pd.DataFrame(np.column_stack([np.ones(len(y_c)), *(w_x[:, terms.index(t)] for t in slope_terms)]),
+                               columns=["intercept", *(f"{t}_within" for t in slope_terms)])
+    res, conv_warnings = fit_mixed_model(y_c, exog, team_codes, exog_re, reml=reml)
     fe = np.asarray(res.fe_params)
     bse = np.asarray(res.bse_fe)
-    team_var = float(np.asarray(res.cov_re)[0, 0])
+    cov_re = np.asarray(res.cov_re)
+    team_var = float(cov_re[0, 0])
+    slope_vars = {f"slope_var_{t}": float(cov_re[j + 1, j + 1]) for j, t in enumerate(slope_terms)}
     resid_var = float(res.scale)
     icc = team_var / (team_var + resid_var) if team_var + resid_var > 0 else float("nan")
     zcrit = float(stats.norm.ppf(0.5 + level / 2))
@@ -413,6 +454,7 @@ def fit_drivers(
         }
     )
 
+    rank_probabilities = None
     if n_boot > 0:
         rng = np.random.default_rng(seed)
         order = np.argsort(team_codes, kind="stable")
@@ -421,6 +463,7 @@ def fit_drivers(
         yx_o = yx[order]
         yraw_o = y_raw[order]
         draws = np.empty((n_boot, k))
+        draws_usd = np.empty((n_boot, k))
         for bi in range(n_boot):
             pick = rng.integers(0, n_teams, n_teams)
             cnt = counts[pick]
@@ -432,18 +475,27 @@ def fit_drivers(
             bb = np.linalg.lstsq(xb, wb[:, 0], rcond=None)[0]
             sdb = np.sqrt((xb**2).sum(axis=0) / (len(xb) - n_teams))
             medb = float(pd.Series(yraw_o[rows_b]).groupby(codes_b).median().median())
-            draws[bi] = _sens(bb[:k], sdb[:k], medb)[0]
+            draws[bi], draws_usd[bi] = _sens(bb[:k], sdb[:k], medb)
         alpha = (1 - level) / 2
         sens["boot_pct_ci_low"] = np.quantile(draws, alpha, axis=0)
         sens["boot_pct_ci_high"] = np.quantile(draws, 1 - alpha, axis=0)
-        top = np.abs(draws).argmax(axis=1)
-        sens["boot_top_share"] = np.bincount(top, minlength=k) / n_boot
+        sens["boot_usd_ci_low"] = np.quantile(draws_usd, alpha, axis=0)
+        sens["boot_usd_ci_high"] = np.quantile(draws_usd, 1 - alpha, axis=0)
+        # rank of every driver in every replication (1 = largest |pct_change|)
+        ranks = np.argsort(np.argsort(-np.abs(draws), axis=1, kind="stable"), axis=1, kind="stable") + 1
+        probs = np.stack([(ranks == r).mean(axis=0) for r in range(1, k + 1)], axis=1)  # driver x rank
+        sens["boot_top_share"] = probs[:, 0]
+        sens["boot_rank_mode"] = probs.argmax(axis=1) + 1
+        sens["boot_rank_mode_prob"] = probs.max(axis=1)
+        rank_probabilities = pd.DataFrame(
+            [{"driver": terms[j], "rank": r + 1, "probability": float(probs[j, r])} for j in range(k) for r in range(k)]
+        )
 
     sens = sens.assign(abs_pct=np.abs(sens["pct_change"])).sort_values("abs_pct", ascending=False)
     sens = sens.drop(columns="abs_pct").reset_index(drop=True)
     sens["rank"] = np.arange(1, k + 1)
 
-    vc = {"team_var": team_var, "residual_var": resid_var, "icc": icc}
+    vc = {"team_var": team_var, "residual_var": resid_var, "icc": icc, **slope_vars}
     summary = {
         "outcome": outcome,
         "log_outcome": log_outcome,
@@ -481,4 +533,5 @@ def fit_drivers(
         dropped_teams=dropped,
         mixedlm=res,
         frame=frame,
+        rank_probabilities=rank_probabilities,
     )

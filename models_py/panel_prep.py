@@ -68,6 +68,26 @@ class PreparedPanel:
         out[ok] = values[ptr[ok]]
         return out
 
+    @property
+    def next(self) -> np.ndarray:
+        """``next[r]``: the row of the same entity in period ``period[r] + 1``, or -1 (inverse of ``prev``)."""
+        nxt = np.full(len(self.prev), -1, dtype=np.int64)
+        has = self.prev >= 0
+        nxt[self.prev[has]] = np.flatnonzero(has)
+        return nxt
+
+    def lead(self, values: np.ndarray, k: int = 1) -> np.ndarray:
+        """The k-th lead of ``values``, NaN unless the k following periods of the entity are all present."""
+        values = np.asarray(values, dtype=float)
+        nxt = self.next
+        ptr = np.arange(len(values))
+        for _ in range(k):
+            ptr = np.where(ptr >= 0, nxt[np.maximum(ptr, 0)], -1)
+        out = np.full(values.shape, np.nan)
+        ok = ptr >= 0
+        out[ok] = values[ptr[ok]]
+        return out
+
 
 def prepare_panel(
     df: pd.DataFrame,

@@ -127,3 +127,52 @@ def test_from_dynamic_result_on_simulated_panel():
     at_truth = capacity_freed(panel, truth["outcomes"]["cr_velocity"]["long_run_effect"]).totals
     assert t.loc["capacity_freed_usd", "ci_low"] <= at_truth.loc["capacity_freed_usd", "estimate"]
     assert at_truth.loc["capacity_freed_usd", "estimate"] <= t.loc["capacity_freed_usd", "ci_high"]
+
+
+def test_bootstrap_draws_give_percentile_intervals_per_team_org_total(toy):
+    draws = np.linspace(0.2, 0.6, 201)
+    res = capacity_freed(toy, 0.4, effect_draws=draws, by="org", by_team=True)
+    assert res.interval_method == "bootstrap_percentile"
+    t = res.totals
+    lo = capacity_freed(toy, np.quantile(draws, 0.025)).totals["estimate"]
+    hi = capacity_freed(toy, np.quantile(draws, 0.975)).totals["estimate"]
+    # capacity is monotone in the effect, so its percentiles are the capacity at the effect's percentiles
+    np.testing.assert_allclose(t["ci_low"], lo, rtol=1e-6)
+    np.testing.assert_allclose(t["ci_high"], hi, rtol=1e-6)
+    team = res.by_team.set_index("team_id")
+    assert team["capacity_freed_fte_weeks"].sum() == pytest.approx(t.loc["capacity_freed_fte_weeks", "estimate"])
+    assert (team["capacity_freed_usd_ci_low"] <= team["capacity_freed_usd"]).all()
+    assert (team["capacity_freed_usd"] <= team["capacity_freed_usd_ci_high"]).all()
+    assert team.loc["A", "capacity_freed_fte_weeks_ci_high"] > team.loc["A", "capacity_freed_fte_weeks_ci_low"]
+    assert res.summary["n_effect_draws"] == 201
+
+
+def test_window_restricts_the_sum(toy):
+    full = capacity_freed(toy, 0.4, baseline="row_counterfactual")
+    second = capacity_freed(toy, 0.4, baseline="row_counterfactual", start="2024-01-08")
+    first = capacity_freed(toy, 0.4, baseline="row_counterfactual", end="2024-01-08")
+    total = full.totals.loc["capacity_freed_fte_weeks", "estimate"]
+    a = first.totals.loc["capacity_freed_fte_weeks", "estimate"]
+    b = second.totals.loc["capacity_freed_fte_weeks", "estimate"]
+    assert a + b == pytest.approx(total) and a > 0 and b > 0
+    assert a == pytest.approx(1 * 0.2 / 2)  # week 1: only team B (share 0.5, v 2): 1 FTE x 0.2/2
+    assert second.summary["n_rows_in_window"] == 2
+
+
+def test_long_run_bootstrap_on_simulated_panel():
+    from ctsw.simulator import SimConfig, simulate_panel
+    from models_py.capacity import long_run_bootstrap
+
+    panel, truth = simulate_panel(SimConfig(n_teams=120, n_weeks=60, seed=3))
+    filled = panel.fillna({"rollback_rate": 0.0, "interventions_per_deploy": 0.0})
+    res, draws = long_run_bootstrap(filled, n_boot=60, seed=1)
+    assert draws.shape == (60,) and np.isfinite(draws).all()
+    lr = res.row("hpj", "ai_usage_share")
+    assert np.std(draws, ddof=1) == pytest.approx(lr["lr_std_error"], rel=0.35)
+    cap = capacity_freed(panel, lr["lr_estimate"], effect_draws=draws, by="org", by_team=True)
+    t = cap.totals
+    assert (t["ci_low"] < t["estimate"]).all() and (t["estimate"] < t["ci_high"]).all()
+    at_truth = capacity_freed(panel, truth["outcomes"]["cr_velocity"]["long_run_effect"]).totals
+    assert t.loc["capacity_freed_usd", "ci_low"] <= at_truth.loc["capacity_freed_usd", "estimate"]
+    assert at_truth.loc["capacity_freed_usd", "estimate"] <= t.loc["capacity_freed_usd", "ci_high"]
+    assert cap.by_team["capacity_freed_usd"].sum() == pytest.approx(t.loc["capacity_freed_usd", "estimate"])

@@ -87,3 +87,32 @@ def test_trend_and_level_options(panel):
     med = r.summary["median_team_outcome"]
     np.testing.assert_allclose(s["usd_change"], s["within_coef"] * s["within_sd"])
     np.testing.assert_allclose(s["pct_change"], 100 * s["usd_change"] / med)
+
+
+def test_bootstrap_rank_probabilities(result):
+    rp = result.rank_probabilities.pivot(index="driver", columns="rank", values="probability")
+    k = len(result.drivers)
+    assert rp.shape == (k, k)
+    np.testing.assert_allclose(rp.sum(axis=1), 1.0)  # every driver has some rank in every replication
+    np.testing.assert_allclose(rp.sum(axis=0), 1.0)  # every rank is held by one driver
+    s = result.sensitivity.set_index("driver")
+    np.testing.assert_allclose(s["boot_top_share"], rp.loc[s.index, 1])
+    assert rp.loc["cr_velocity", 1] > 0.9
+    assert (s["boot_rank_mode_prob"] == rp.max(axis=1).loc[s.index]).all()
+    assert (s["boot_usd_ci_low"] <= s["boot_usd_ci_high"]).all()
+    top = s.loc["cr_velocity"]
+    assert top["boot_usd_ci_low"] <= top["usd_change"] <= top["boot_usd_ci_high"]
+
+
+def test_random_slope_for_velocity(panel):
+    r = fit_drivers(panel, random_slopes=("cr_velocity",))
+    vc = r.variance_components
+    assert vc["slope_var_cr_velocity"] > 0
+    assert np.asarray(r.mixedlm.cov_re).shape == (2, 2)
+    within = r.coefficients[r.coefficients["component"] == "within"].set_index("driver")
+    # the GLS average of team slopes stays close to the FE slope, and the ranking is unchanged
+    v = within.loc["cr_velocity"]
+    assert abs(v["estimate"] - v["fe_estimate"]) < 2 * v["fe_std_error"]
+    assert r.sensitivity.iloc[0]["driver"] == "cr_velocity"
+    with pytest.raises(ValueError, match="random slopes"):
+        fit_drivers(panel, random_slopes=("not_a_driver",))

@@ -2,5 +2,6 @@
 
 from .config import SimConfig
 from .run import simulate, simulate_panel
+from .tools import simulate_tool_panel
 
-__all__ = ["SimConfig", "simulate", "simulate_panel"]
+__all__ = ["SimConfig", "simulate", "simulate_panel", "simulate_tool_panel"]

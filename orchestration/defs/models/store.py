@@ -21,6 +21,17 @@ def read_panel(con: duckdb.DuckDBPyConnection, end: datetime, start: datetime | 
     return panel
 
 
+def read_tools(con: duckdb.DuckDBPyConnection, end: datetime, start: datetime | None = None) -> pd.DataFrame:
+    """Per-tool adoption (`marts.fct_team_week_tools`) for weeks in [start, end)."""
+    where, params = "week_start < ?", [end]
+    if start is not None:
+        where, params = "week_start >= ? AND week_start < ?", [start, end]
+    tools = con.execute(f"SELECT * FROM marts.fct_team_week_tools WHERE {where} ORDER BY team_id, week_start, tool",
+                        params).df()
+    tools["week_start"] = pd.to_datetime(tools["week_start"])
+    return tools
+
+
 def replace_as_of(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame, as_of: datetime,
                   run_id: str) -> None:
     """Replace this as-of week's rows of `models.<table>` (earlier as-of weeks stay for the history)."""
