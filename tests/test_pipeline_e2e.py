@@ -33,8 +33,9 @@ def ctsw(env: dict, *args: str) -> subprocess.CompletedProcess:
 @pytest.fixture(scope="module")
 def org(tmp_path_factory):
     data = tmp_path_factory.mktemp("e2e")
-    env = {**os.environ, "CTSW_DATA_DIR": str(data), "CTSW_PSEUDONYM_KEY": "e2e-key"}
-    env.pop("DAGSTER_HOME", None)
+    # Nothing inherited may point the run elsewhere (importing orchestration sets CTSW_DUCKDB_PATH).
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CTSW_") and k != "DAGSTER_HOME"}
+    env |= {"CTSW_DATA_DIR": str(data), "CTSW_PSEUDONYM_KEY": "e2e-key"}
     ctsw(env, "simulate", "--teams", str(TEAMS), "--weeks", str(WEEKS), "--seed", str(SEED), "--format", "csv")
     run = ctsw(env, "run")
     return {"env": env, "data": data, "landing": data / "landing", "db": data / "ctsw.duckdb", "run": run}

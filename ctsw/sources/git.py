@@ -710,7 +710,9 @@ class _Extractor:
                 rows.append(self._membership(person, team, start, last + week, fte))
         return rows
 
-    def _membership(self, person: str, team: str, start: date, end: date, fte: float) -> dict:
+    def _membership(self, person: str, team: str, start: date, end: date | None, fte: float) -> dict:
+        if end is not None and end > datetime.now(UTC).date():
+            end = None  # active in the week still open: a current member (the contract's open spell)
         org = self.c.team_orgs.get(team, self.c.org)
         cost = self.c.team_loaded_cost_usd.get(team, self.c.org_loaded_cost_usd.get(org,
                                                                                   self.c.annual_loaded_cost_usd))
