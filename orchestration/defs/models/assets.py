@@ -79,7 +79,10 @@ def ai_effect(context: dg.AssetExecutionContext, ctsw: CtswResource, config: Mod
     panel = model_panel(ctsw, start, end)
     if not _enough(panel):
         return _too_short(as_of, panel)
-    report = ai_effect_report(panel)
+    try:
+        report = ai_effect_report(panel)
+    except ValueError as exc:  # e.g. a source without deployments leaves a covariate constant
+        return _skip(as_of, f"AI effect not identified: {exc}")
     _store(ctsw, report.tables, as_of, context.run_id)
     table = report.tables["ai_effect_estimates"]
     primary = table[(table.estimator == "hpj") & (table.term == "ai_usage_share")].set_index("outcome")
@@ -154,7 +157,10 @@ def cts_drivers(context: dg.AssetExecutionContext, ctsw: CtswResource, config: D
     panel = model_panel(ctsw, start, end)
     if not _enough(panel):
         return _too_short(as_of, panel)
-    fit = fit_drivers(panel, n_boot=config.n_boot)
+    try:
+        fit = fit_drivers(panel, n_boot=config.n_boot)
+    except ValueError as exc:  # e.g. no on-call source: a driver is missing for every team-week
+        return _skip(as_of, f"drivers model not identified: {exc}")
     tables = {"driver_sensitivity": fit.sensitivity, "driver_coefficients": fit.coefficients}
     if fit.rank_probabilities is not None:
         tables["driver_rank_probabilities"] = fit.rank_probabilities
