@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 import dagster as dg
+import numpy as np
 import pandas as pd
 
 from models_py.capacity import capacity_freed, long_run_bootstrap
@@ -159,7 +160,7 @@ def cts_drivers(context: dg.AssetExecutionContext, ctsw: CtswResource, config: D
         return _too_short(as_of, panel)
     try:
         fit = fit_drivers(panel, n_boot=config.n_boot)
-    except ValueError as exc:  # e.g. no on-call source: a driver is missing for every team-week
+    except (ValueError, np.linalg.LinAlgError) as exc:  # e.g. no on-call data; or too few teams for the MixedLM
         return _skip(as_of, f"drivers model not identified: {exc}")
     tables = {"driver_sensitivity": fit.sensitivity, "driver_coefficients": fit.coefficients}
     if fit.rank_probabilities is not None:

@@ -1,5 +1,5 @@
 import dagster as dg
 
-from orchestration.defs.quality.checks import panel_suite
+from orchestration.defs.quality.checks import PANEL_CHECK_DEFS, RAW_CHECKS
 
-defs = dg.Definitions(asset_checks=[panel_suite])
+defs = dg.Definitions(asset_checks=[*PANEL_CHECK_DEFS, *RAW_CHECKS])
