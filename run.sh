@@ -31,10 +31,12 @@ shift || true
 ensure_env
 case "$cmd" in
   demo) exec ctsw demo "$@" ;;
-  ui) exec dagster dev -w workspace.yaml -h 127.0.0.1 -p "${PORT:-3000}" "$@" ;;
+  ui) export DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS=1  # one planned event per run, not per week
+      exec dagster dev -w workspace.yaml -h 127.0.0.1 -p "${PORT:-3000}" "$@" ;;
   ctsw) exec ctsw "$@" ;;
   test)
     ruff check .
+    bash tests/ui/ensure_chromium.sh
     tmp=$(mktemp -d)
     CTSW_DUCKDB_PATH="$tmp/parse.duckdb" dbt parse --quiet --project-dir dbt_project --profiles-dir dbt_project \
       --target-path "$tmp/target"

@@ -8,6 +8,16 @@ import duckdb
 import pandas as pd
 
 from ctsw.config import Settings
+from ctsw.sources.coverage import column_metric, coverage_lines, unavailable_metrics
+
+MIN_MODEL_WEEKS = 8  # orchestration/defs/models/assets.py MIN_WEEKS
+
+
+def _not_fitted(weeks: int) -> str:
+    if weeks < MIN_MODEL_WEEKS:
+        return f"   not fitted: the models need at least {MIN_MODEL_WEEKS} weeks of panel, this one has {weeks}"
+    return "   not fitted: the model failed or was skipped on this panel (see the model assets in the run's log)"
+
 
 ESTIMATORS = {"twfe": "naive TWFE", "hpj": "corrected (HPJ)", "anderson_hsiao": "Anderson-Hsiao IV"}
 
@@ -21,13 +31,17 @@ def _table(df: pd.DataFrame) -> str:
 
 
 def _latest(con: duckdb.DuckDBPyConnection, table: str) -> pd.DataFrame:
+    """The latest as-of week's rows; empty when the models never fitted (too few weeks: table missing)."""
+    if not con.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'models' AND "
+                       "table_name = ?", [table]).fetchone()[0]:
+        return pd.DataFrame()
     return con.execute(f"SELECT * FROM models.{table} WHERE as_of_week = (SELECT max(as_of_week) FROM "
                        f"models.{table})").df()
 
 
-def trend(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """Quarterly CTS-SW per delivery unit as a ratio of sums, with velocity and AI adoption."""
-    return con.execute("""
+def trend(con: duckdb.DuckDBPyConnection, unavailable: tuple[str, ...] | list[str] = ()) -> pd.DataFrame:
+    """Quarterly CTS-SW per delivery unit as a ratio of sums, with velocity and AI adoption (n/a: not measured)."""
+    df = con.execute("""
         SELECT strftime(week_start, '%Y') || '-Q' || quarter(week_start) AS quarter,
                delivery_unit,
                round(sum(dev_cost_usd) / nullif(sum(units_delivered), 0), 0) AS cts_sw_usd,
@@ -36,11 +50,21 @@ def trend(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
                count(DISTINCT team_id) AS teams
         FROM marts.fct_team_weeks GROUP BY ALL ORDER BY delivery_unit, quarter
     """).df()
+    for col in ("cr_velocity", "ai_usage_share"):
+        if column_metric(col) in unavailable:
+            df[col] = "n/a"
+    units = {"deployment": "deployments", "pull_request": "prs_shipped", "commit": "commits_shipped"}
+    gone = df["delivery_unit"].map(lambda u: column_metric(units.get(u, "")) in unavailable)
+    if gone.any():
+        df["cts_sw_usd"] = df["cts_sw_usd"].astype(object).where(~gone, "n/a")
+    return df
 
 
 def effects(con: duckdb.DuckDBPyConnection, truth: dict | None) -> pd.DataFrame:
     est = _latest(con, "ai_effect_estimates")
     rows = []
+    if est.empty:
+        return pd.DataFrame()
     for (outcome, estimator), g in est.groupby(["outcome", "estimator"], sort=False):
         ai = g[g.term == "ai_usage_share"].iloc[0]
         lag = g[g.term == f"{outcome}_lag1"].iloc[0]
@@ -66,24 +90,42 @@ def print_summary(settings: Settings) -> int:
     truth = json.loads(truth_file.read_text()) if truth_file.exists() else None
     with duckdb.connect(str(settings.duckdb_path), read_only=True) as con:
         span = con.execute("SELECT min(week_start), max(week_start), count(DISTINCT team_id), count(DISTINCT org), "
-                           "count(*) FROM marts.fct_team_weeks").fetchone()
+                           "count(*), count(DISTINCT week_start) FROM marts.fct_team_weeks").fetchone()
         q = con.execute("SELECT source_table, count(*) FROM raw.quarantine GROUP BY 1 ORDER BY 1").fetchall()
         print(f"\n== ctsw results: weeks {span[0]}..{span[1]}, {span[2]} teams in {span[3]} orgs, "
               f"{span[4]} team-weeks; quarantined rows: {dict(q) or 'none'}")
+        unavailable = unavailable_metrics(con)
+        for line in coverage_lines(con, settings.landing_dir):
+            print(line)
         print("\n-- CTS-SW by quarter ($ per delivered unit; ratio of sums over teams with that delivery unit)")
-        print(_table(trend(con)))
-        drivers = _latest(con, "driver_sensitivity").sort_values("rank")
+        print(_table(trend(con, unavailable)))
+        drivers = _latest(con, "driver_sensitivity")
         print("\n-- Drivers of CTS-SW (mixed model, within-team): change for a one within-team SD change")
-        print(_table(pd.DataFrame({
-            "rank": drivers["rank"], "driver": drivers["driver"],
-            "% change [95% CI]": [_ci(r.pct_change, r.pct_ci_low, r.pct_ci_high, "{:+.1f}")
-                                  for r in drivers.itertuples()],
-            "$ at median team": drivers["usd_change"].map("{:+,.0f}".format),
-            "partial R2": drivers["partial_r2"].map("{:.3f}".format)})))
+        if drivers.empty:
+            print(_not_fitted(span[5]))
+        else:
+            drivers = drivers.sort_values("rank")
+            print(_table(pd.DataFrame({
+                "rank": drivers["rank"], "driver": drivers["driver"],
+                "% change [95% CI]": [_ci(r.pct_change, r.pct_ci_low, r.pct_ci_high, "{:+.1f}")
+                                      for r in drivers.itertuples()],
+                "$ at median team": drivers["usd_change"].map("{:+,.0f}".format),
+                "partial R2": drivers["partial_r2"].map("{:.3f}".format)})))
+            unmeasured = [d for d in drivers["driver"] if column_metric(d) in unavailable]
+            if unmeasured:
+                print(f"   not measured (no data, ranked on zeros): {', '.join(unmeasured)}")
         print("\n-- AI adoption effect on velocity (per builder-week, full vs no adoption; dynamic two-way FE, "
               "team-clustered)")
-        print(_table(effects(con, truth)))
-        cap = _latest(con, "capacity_freed").set_index("scope").loc["total"]
+        table = effects(con, truth)
+        if "AI usage" in unavailable:
+            print("   not estimated: AI usage is unavailable (no ai_tool_usage data)")
+        else:
+            print(_table(table) if not table.empty else _not_fitted(span[5]))
+        cap = _latest(con, "capacity_freed")
+        if cap.empty or "AI usage" in unavailable:
+            print("\n-- Capacity freed by AI adoption: not estimated")
+            return 0
+        cap = cap.set_index("scope").loc["total"]
         y, d = "capacity_freed_engineering_years", "capacity_freed_usd"
         print(f"\n-- Capacity freed by AI adoption over the window (not money saved): "
               f"{_ci(cap[y], cap[y + '_ci_low'], cap[y + '_ci_high'], '{:.1f}')} engineering-years, "

@@ -1,13 +1,14 @@
-"""The weekly job over every asset and its schedule."""
+"""The weekly job, its schedule (the closed week plus trailing weeks) and the landing-folder sensor."""
 
 import dagster as dg
 
-weekly_job = dg.define_asset_job(
-    "ctsw_weekly",
-    selection=dg.AssetSelection.all(),
-    description="Load the week's telemetry, rebuild its panel rows, check them and refit the models.",
-)
-# Tuesday 06:00 UTC for the week that closed on Sunday: a day's grace for late-arriving data.
-weekly_schedule = dg.build_schedule_from_partitioned_job(weekly_job, day_of_week=2, hour_of_day=6, minute_of_hour=0)
+from orchestration.defs.automation.job import weekly_job
+from orchestration.defs.automation.schedule import build_weekly_schedule
+from orchestration.defs.automation.sensor import build_landing_sensor
+from orchestration.defs.automation.settings import AutomationSettings
 
-defs = dg.Definitions(jobs=[weekly_job], schedules=[weekly_schedule])
+SETTINGS = AutomationSettings.from_env()
+weekly_schedule = build_weekly_schedule(SETTINGS)
+landing_sensor = build_landing_sensor(SETTINGS)
+
+defs = dg.Definitions(jobs=[weekly_job], schedules=[weekly_schedule], sensors=[landing_sensor])

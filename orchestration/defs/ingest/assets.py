@@ -7,6 +7,7 @@ import dagster as dg
 from ctsw.contract import TABLES, Table
 from ctsw.ingest.load import landing_files, load_table
 from ctsw.ingest.pseudonym import load_or_create_key
+from orchestration.defs.sources.assets import source_deps
 from orchestration.partitions import DUCKDB_POOL, SINGLE_RUN, WEEKLY
 from orchestration.resources import CtswResource, utc_window
 
@@ -26,7 +27,8 @@ def raw_asset(table: Table) -> dg.AssetsDefinition:
     common = dict(
         group_name="raw",
         kinds={"duckdb", "python"},
-        deps=[] if table.name == "teams" else [TEAMS_KEY],  # rows are checked against known teams
+        # rows are checked against known teams; configured sources land the files first
+        deps=([] if table.name == "teams" else [TEAMS_KEY]) + source_deps(table.name),
     )
     specs = [dg.AssetSpec(key=["raw", table.name], description=description, **common)]
     if table.name == "deployments":
@@ -37,7 +39,7 @@ def raw_asset(table: Table) -> dg.AssetsDefinition:
         name=f"load_{table.name}",
         specs=specs,
         partitions_def=WEEKLY if partitioned else None,
-        backfill_policy=SINGLE_RUN if partitioned else None,
+        backfill_policy=SINGLE_RUN,  # snapshot tables too: `dagster asset materialize --partition-range` needs it
         pool=DUCKDB_POOL,
     )
     def _load(context: dg.AssetExecutionContext, ctsw: CtswResource):

@@ -30,4 +30,22 @@ def window_vars(tw: dg.TimeWindow) -> dict[str, str]:
 def ctsw_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, ctsw: CtswResource) -> Iterator[Any]:
     args = ["build", "--vars", json.dumps(window_vars(context.partition_time_window))]
     with ctsw.exclusive():  # dbt opens the DuckDB file itself: hold the writer lock for the whole build
-        yield from dbt.cli(args, context=context).stream()
+        try:
+            # Column schemas and column-level lineage (sqlglot) in the metadata, read after dbt exits.
+            yield from dbt.cli(args, context=context).stream().fetch_column_metadata()
+        finally:
+            close_dbt_duckdb()
+
+
+def close_dbt_duckdb() -> None:
+    """Close the DuckDB database dagster-dbt's in-process adapter opened to read column metadata.
+
+    Left open, it holds the file past the writer lock, and the next step's connection (different settings)
+    fails with "Can't open a connection to same database file with a different configuration".
+    """
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+
+    with DuckDBConnectionManager._LOCK:
+        env, DuckDBConnectionManager._ENV = DuckDBConnectionManager._ENV, None
+        if env is not None:
+            env.close()

@@ -1,0 +1,5 @@
+import dagster as dg
+
+from orchestration.defs.report.assets import report
+
+defs = dg.Definitions(assets=[report])
