@@ -11,10 +11,10 @@ import re
 from datetime import date, datetime
 from pathlib import Path
 
-import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from conftest import TEAMS_CSV, write  # noqa: F401
 
 from ctsw.ingest.discover import landing_week_range
 from ctsw.ingest.load import LoadError, LoadResult, Window, landing_files, load_table
@@ -23,7 +23,6 @@ KEY = "test-key"
 WEEK1 = Window(datetime(2024, 1, 1), datetime(2024, 1, 8))
 WEEK2 = Window(datetime(2024, 1, 8), datetime(2024, 1, 15))
 
-TEAMS_CSV = "team_id,team_name,org,architecture,delivery_unit\nt1,Alpha,o1,service,\nt2,Beta,o1,monolith,\n"
 DEPLOY_HEADER = (
     "deployment_id,team_id,service,environment,started_at,finished_at,status,is_rollback,manual_interventions,pr_ids"
 )
@@ -33,30 +32,6 @@ MEMBER_HEADER = "developer_id,team_id,role,start_date,end_date,fte,annual_loaded
 
 def dep(i: int, started: str = "2024-01-02T10:00:00Z", status: str = "succeeded", team: str = "t1") -> str:
     return f"d{i},{team},api,production,{started},,{status},false,0,"
-
-
-def write(path: Path, content: str | bytes) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if isinstance(content, bytes):
-        path.write_bytes(content)
-    else:
-        path.write_text(content)
-    return path
-
-
-@pytest.fixture
-def landing(tmp_path: Path) -> Path:
-    land = tmp_path / "landing"
-    write(land / "teams" / "teams.csv", TEAMS_CSV)
-    return land
-
-
-@pytest.fixture
-def con(tmp_path: Path):
-    c = duckdb.connect(str(tmp_path / "t.duckdb"))
-    c.execute("SET TimeZone = 'UTC'")
-    yield c
-    c.close()
 
 
 def load(con, landing: Path, table: str, window: Window | None = WEEK1) -> LoadResult:

@@ -12,6 +12,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from conftest import TEAMS_CSV, write  # noqa: F401
 
 from ctsw import db
 from ctsw.ingest.load import LoadError, Window, landing_files, load_table
@@ -20,35 +21,10 @@ from ctsw.ingest.pseudonym import PREFIX, load_or_create_key
 KEY = "test-key"
 WEEK1 = Window(datetime(2024, 1, 1), datetime(2024, 1, 8))
 
-TEAMS_CSV = """team_id,team_name,org,architecture,delivery_unit
-t1,Alpha,o1,service,
-t2,Beta,o1,monolith,pull_request
-"""
 
 DEPLOY_HEADER = (
     "deployment_id,team_id,service,environment,started_at,finished_at,status,is_rollback,manual_interventions,pr_ids"
 )
-
-
-def write(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
-    return path
-
-
-@pytest.fixture
-def landing(tmp_path: Path) -> Path:
-    land = tmp_path / "landing"
-    write(land / "teams" / "teams.csv", TEAMS_CSV)
-    return land
-
-
-@pytest.fixture
-def con(tmp_path: Path):
-    c = duckdb.connect(str(tmp_path / "t.duckdb"))
-    c.execute("SET TimeZone = 'UTC'")
-    yield c
-    c.close()
 
 
 def load(con, landing: Path, table: str, window: Window | None = WEEK1):
