@@ -4,6 +4,7 @@
 #   bash run.sh test    lint, dbt parse, Dagster definitions load, pytest
 #   bash run.sh ui      open the Dagster UI on the same data (http://127.0.0.1:3000)
 #   bash run.sh ctsw …  any ctsw subcommand (simulate, run, summary, demo)
+#   bash run.sh bench … the benchmark (bench/run.py; e.g. --sizes small,default,scale), see docs/performance.md
 set -euo pipefail
 cd "$(dirname "$0")"
 VENV=.venv
@@ -13,7 +14,7 @@ ensure_env() {
   local stamp="$VENV/.ctsw-installed"
   if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
     echo "installing ctsw and its dependencies into $VENV (first run: about a minute; log: $VENV/install.log)"
-    if ! { "$VENV/bin/python" -m pip install --upgrade pip && "$VENV/bin/python" -m pip install -e ".[dev]"; } \
+    if ! { "$VENV/bin/python" -m pip install --upgrade pip && "$VENV/bin/python" -m pip install -e ".[dev,bench]"; } \
         > "$VENV/install.log" 2>&1; then
       tail -n 30 "$VENV/install.log" >&2
       echo "installation failed; full log: $VENV/install.log" >&2
@@ -34,6 +35,7 @@ case "$cmd" in
   ui) export DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS=1  # one planned event per run, not per week
       exec dagster dev -w workspace.yaml -h 127.0.0.1 -p "${PORT:-3000}" "$@" ;;
   ctsw) exec ctsw "$@" ;;
+  bench) exec python -m bench.run "$@" ;;
   test)
     ruff check .
     bash tests/ui/ensure_chromium.sh
@@ -44,5 +46,5 @@ case "$cmd" in
     rm -rf "$tmp"
     exec pytest -q "$@"
     ;;
-  *) echo "usage: bash run.sh demo|test|ui|ctsw <args>" >&2; exit 2 ;;
+  *) echo "usage: bash run.sh demo|test|ui|bench|ctsw <args>" >&2; exit 2 ;;
 esac
