@@ -1,7 +1,8 @@
 """A thin layer over the Great Expectations 1.x API: validate a pandas DataFrame against a committed JSON suite.
 
 The official Dagster integration (dagster-ge) is pinned to GE < 1, so the orchestration calls
-`validate_dataframe` and turns `SuiteResult.to_metadata()` into asset-check metadata.
+`validate_dataframe` and turns `SuiteResult.to_metadata()` into asset-check metadata. This pandas path is for
+the panel (small); the raw tables' suites run inside DuckDB (`sql_expectations`) with the same `SuiteResult`.
 
 * Suites are the JSON GE 1.x serialises a suite to (`{"name", "expectations": [{"type", "kwargs", "meta",
   "severity", "description"}], "meta"}`) and are loaded strictly: an unknown expectation type or a bad
@@ -85,6 +86,14 @@ class SuiteResult:
     suite_name: str = ""
     row_count: int = 0
     key_columns: tuple[str, ...] = field(default_factory=tuple)
+
+    @classmethod
+    def of(cls, failed: list[FailedExpectation], evaluated: int, suite_name: str, row_count: int,
+           key_columns: list[str]) -> SuiteResult:
+        """The result of a suite whose failing expectations are `failed` (sorted here: errors first)."""
+        failed = sorted(failed, key=lambda f: (SEVERITIES.index(f.severity), f.expectation_type, f.column or ""))
+        return cls(success=not any(f.is_error for f in failed), evaluated=evaluated, failed=failed,
+                   suite_name=suite_name, row_count=row_count, key_columns=tuple(key_columns))
 
     @property
     def errors(self) -> list[FailedExpectation]:
@@ -193,15 +202,8 @@ def validate_suite(df: pd.DataFrame, suite: ExpectationSuite, key_columns: list[
     result_format: dict[str, Any] = {"result_format": "SUMMARY", "partial_unexpected_count": SAMPLE_SIZE}
     validation = batch.validate(suite, result_format=result_format)
     failed = [_failed_expectation(r, frame, key_columns) for r in validation.results if not r.success]
-    failed.sort(key=lambda f: (SEVERITIES.index(f.severity), f.expectation_type, f.column or ""))
-    return SuiteResult(
-        success=not any(f.is_error for f in failed),
-        evaluated=int(validation.statistics["evaluated_expectations"]),
-        failed=failed,
-        suite_name=suite.name,
-        row_count=len(df),
-        key_columns=tuple(key_columns),
-    )
+    return SuiteResult.of(failed, evaluated=int(validation.statistics["evaluated_expectations"]),
+                          suite_name=suite.name, row_count=len(df), key_columns=key_columns)
 
 
 def _failed_expectation(
@@ -216,7 +218,7 @@ def _failed_expectation(
     return FailedExpectation(
         expectation_type=config.type,
         column=kwargs.get("column"),
-        kwargs={k: _kwarg_summary(k, v) for k, v in sorted(kwargs.items()) if k not in _RUNTIME_KWARGS},
+        kwargs=kwargs_summary(kwargs),
         unexpected_count=None if count is None else int(count),
         unexpected_percent=None if percent is None else float(percent),
         sample_keys=_sample_keys(result, frame, key_columns),
@@ -234,10 +236,11 @@ def _sample_keys(result: dict, frame: pd.DataFrame, key_columns: list[str]) -> t
     if not key_columns:  # no key: the row's position in the DataFrame
         return tuple((str(i),) for i in labels)
     rows = frame.loc[labels, list(key_columns)]
-    return tuple(tuple(_key_str(v) for v in row) for row in rows.itertuples(index=False, name=None))
+    return tuple(tuple(key_str(v) for v in row) for row in rows.itertuples(index=False, name=None))
 
 
-def _key_str(value: Any) -> str:
+def key_str(value: Any) -> str:
+    """A sample key part as text: dates as ISO text, nulls as `<null>`."""
     if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NaT:
         return NULL_KEY
     if isinstance(value, pd.Timestamp | dt.datetime):
@@ -259,6 +262,11 @@ def _exception_message(info: Any) -> str | None:
         if msg:
             return msg
     return None
+
+
+def kwargs_summary(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """JSON-safe summary of an expectation's kwargs, without the ones that describe the run."""
+    return {k: _kwarg_summary(k, v) for k, v in sorted(kwargs.items()) if k not in _RUNTIME_KWARGS}
 
 
 def _kwarg_summary(name: str, value: Any) -> Any:

@@ -16,13 +16,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import duckdb
-import pandas as pd
 
 from ctsw.config import EXPECTATIONS_DIR
 from ctsw.contract import TABLES, Table
 from ctsw.ingest.load import Window
 from ctsw.ingest.schema import RAW_SCHEMA
-from ctsw.quality.ge_runner import SuiteResult, validate_dataframe
+from ctsw.quality.ge_runner import SuiteResult
+from ctsw.quality.sql_expectations import validate_table
 
 SAMPLE_ROWS = 5
 LINEAGE_KEY = ("_source_file", "_source_row")
@@ -53,20 +53,17 @@ def _has_table(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
     ).fetchone()[0])
 
 
-def raw_frame(con: duckdb.DuckDBPyConnection, table_name: str, window: Window | None) -> pd.DataFrame:
+def raw_suite_result(con: duckdb.DuckDBPyConnection, table_name: str, window: Window | None) -> SuiteResult:
+    """`expectations/raw_<table>.json` on the table's rows of `window` (every row of a snapshot table).
+
+    Evaluated in DuckDB (`sql_expectations`), not in pandas: a backfill's window is the whole table, tens of
+    millions of rows at scale. Samples come first by landing file and row, as the rows were loaded.
+    """
     table = TABLES[table_name]
     where, params = window_predicate(table, window)
-    cols = ", ".join([*table.column_names, *LINEAGE_KEY])
-    return con.execute(
-        f"SELECT {cols} FROM {RAW_SCHEMA}.{table.name} WHERE {where} ORDER BY _source_file, _source_row", params
-    ).df()
-
-
-def raw_suite_result(con: duckdb.DuckDBPyConnection, table_name: str, window: Window | None) -> SuiteResult:
-    """`expectations/raw_<table>.json` on the table's rows of `window` (every row of a snapshot table)."""
-    table = TABLES[table_name]
-    df = raw_frame(con, table_name, window)
-    return validate_dataframe(df, EXPECTATIONS_DIR / f"raw_{table.name}.json", key_columns=sample_key_columns(table))
+    return validate_table(con, f"{RAW_SCHEMA}.{table.name}", EXPECTATIONS_DIR / f"raw_{table.name}.json",
+                          key_columns=sample_key_columns(table), order_by=list(LINEAGE_KEY), where=where,
+                          params=params)
 
 
 @dataclass

@@ -5,6 +5,8 @@
 Per table: every required column not null, the key unique, accepted values and numeric bounds exactly as in
 `ctsw.contract`, and the cross-field time orderings the raw loader also enforces (`ctsw.ingest.rules.ROW_RULES`):
 rows breaking them are quarantined at load, so on `raw.*` these suites are a second line of defence.
+They are evaluated in SQL (`ctsw.quality.sql_expectations`), which raises on an expectation type it does not
+translate: a new type needs a translation there and a case in tests/test_quality_sql_expectations.py.
 `tests/test_quality_ge.py` checks the committed files stay consistent with the contract.
 """
 
