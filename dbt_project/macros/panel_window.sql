@@ -66,3 +66,45 @@
         delete from {{ this }} where {{ ctsw.in_panel_window(week_column) }}
     {%- endif -%}
 {%- endmacro %}
+
+
+{#-
+    Predicate selecting the rows whose half-open period [start_column, end_column) overlaps the run's
+    window (e.g. an on-call shift spanning two weeks); always true without a window or on --full-refresh.
+-#}
+{% macro overlaps_panel_window(start_column, end_column) -%}
+    {%- set window = ctsw.panel_window() -%}
+    {%- if window is none or should_full_refresh() -%}
+        (1 = 1)
+    {%- else -%}
+        ({{ start_column }} < {{ dbt.cast(dbt.string_literal(window[1]), 'date') }}
+         and {{ end_column }} > {{ dbt.cast(dbt.string_literal(window[0]), 'date') }})
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#-
+    full_refresh config of the incremental intermediates: true when no window is set, so that a full build
+    creates the table in one statement (as a table model would) instead of deleting every row and
+    re-inserting all history; none otherwise, leaving the --full-refresh flag in charge.
+-#}
+{% macro window_full_refresh() -%}
+    {{ return(none if ctsw.panel_window() is not none else true) }}
+{%- endmacro %}
+
+
+{#-
+    True when the run has a window of at most max_weeks weeks (and no --full-refresh). Models whose
+    window-restricted plan is a semi-join against all history (int_pull_requests_shipped) use it only then:
+    for a weekly run it skips nearly every row early, for a backfill window of years it is slower than
+    computing everything and filtering to the window at the end (same rows either way).
+-#}
+{% macro is_narrow_panel_window(max_weeks=13) -%}
+    {%- set window = ctsw.panel_window() -%}
+    {%- if window is none or should_full_refresh() -%}
+        {{ return(false) }}
+    {%- endif -%}
+    {%- set days = (modules.datetime.date.fromisoformat(window[1])
+                    - modules.datetime.date.fromisoformat(window[0])).days -%}
+    {{ return(days <= 7 * max_weeks) }}
+{%- endmacro %}

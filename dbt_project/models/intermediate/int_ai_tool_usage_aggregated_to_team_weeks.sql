@@ -1,8 +1,22 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='week_start',
+        on_schema_change='fail',
+        full_refresh=ctsw.window_full_refresh(),
+        pre_hook="{{ ctsw.delete_panel_window('week_start') }}"
+    )
+}}
+
 with
 
 attributed_usage as (
 
     select * from {{ ref('int_ai_tool_usage_attributed_to_builders') }}
+    -- usage_date, not week_start (same rows: the bounds are Mondays): only a filter on the raw column
+    -- reaches the scan below the view's distinct
+    where {{ ctsw.in_panel_window('usage_date') }}
 
 ),
 

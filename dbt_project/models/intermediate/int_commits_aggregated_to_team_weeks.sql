@@ -1,8 +1,21 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='week_start',
+        on_schema_change='fail',
+        full_refresh=ctsw.window_full_refresh(),
+        pre_hook="{{ ctsw.delete_panel_window('week_start') }}"
+    )
+}}
+
 with
 
 commits as (
 
     select * from {{ ref('stg_raw__commits') }}
+    -- the week of reached_customer_at: only the window's commits
+    where {{ ctsw.in_panel_window('reached_customer_at') }}
 
 ),
 

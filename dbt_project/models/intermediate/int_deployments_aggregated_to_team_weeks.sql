@@ -1,9 +1,21 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='week_start',
+        on_schema_change='fail',
+        full_refresh=ctsw.window_full_refresh(),
+        pre_hook="{{ ctsw.delete_panel_window('week_start') }}"
+    )
+}}
+
 {#- Production deployment attempts (non-rollback production deployments) per team and week of started_at. -#}
 with
 
 deployments as (
 
     select * from {{ ref('stg_raw__deployments') }}
+    where {{ ctsw.in_panel_window('started_at') }}
 
 ),
 

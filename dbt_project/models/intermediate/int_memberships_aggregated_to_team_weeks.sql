@@ -1,9 +1,22 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='week_start',
+        on_schema_change='fail',
+        full_refresh=ctsw.window_full_refresh(),
+        pre_hook="{{ ctsw.delete_panel_window('week_start') }}"
+    )
+}}
+
 {#- The panel's spine: every team-week with at least one membership (any role) overlapping the week. -#}
 with
 
 membership_weeks as (
 
     select * from {{ ref('int_memberships_split_by_week') }}
+    -- pushed down into the view's join with the week spine: only memberships overlapping the window
+    where {{ ctsw.in_panel_window('week_start') }}
 
 ),
 

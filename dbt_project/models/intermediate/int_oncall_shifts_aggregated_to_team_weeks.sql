@@ -1,3 +1,14 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='week_start',
+        on_schema_change='fail',
+        full_refresh=ctsw.window_full_refresh(),
+        pre_hook="{{ ctsw.delete_panel_window('week_start') }}"
+    )
+}}
+
 {#-
     On-call builders per team-week: builders of the team (builder membership overlapping the week) with a
     shift on that team's rota overlapping the week. Neither has to cover the other day by day.
@@ -7,6 +18,8 @@ with
 shifts as (
 
     select * from {{ ref('stg_raw__oncall_shifts') }}
+    -- a shift can span weeks: keep every shift overlapping the window, not only those starting in it
+    where {{ ctsw.overlaps_panel_window('shift_start', 'shift_end') }}
 
 ),
 
@@ -15,6 +28,7 @@ builder_weeks as (
     select distinct team_id, developer_id, week_start, week_end
     from {{ ref('int_memberships_split_by_week') }}
     where is_builder
+      and {{ ctsw.in_panel_window('week_start') }}
 
 ),
 

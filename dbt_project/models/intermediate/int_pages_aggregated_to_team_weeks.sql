@@ -1,8 +1,20 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='week_start',
+        on_schema_change='fail',
+        full_refresh=ctsw.window_full_refresh(),
+        pre_hook="{{ ctsw.delete_panel_window('week_start') }}"
+    )
+}}
+
 with
 
 timed_pages as (
 
     select * from {{ ref('int_pages_timed') }}
+    where {{ ctsw.in_panel_window('week_start') }}
 
 ),
 

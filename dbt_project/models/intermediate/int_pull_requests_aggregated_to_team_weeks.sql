@@ -1,15 +1,28 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='week_start',
+        on_schema_change='fail',
+        full_refresh=ctsw.window_full_refresh(),
+        pre_hook="{{ ctsw.delete_panel_window('week_start') }}"
+    )
+}}
+
 {#- PR counts per team and week: merged by merged_at, shipped by shipped time, so a PR can count in two weeks. -#}
 with
 
 pull_requests as (
 
     select * from {{ ref('stg_raw__pull_requests') }}
+    where {{ ctsw.in_panel_window('merged_at') }}
 
 ),
 
 shipped_pull_requests as (
 
     select * from {{ ref('int_pull_requests_shipped') }}
+    where {{ ctsw.in_panel_window('shipped_week_start') }}
 
 ),
 

@@ -19,7 +19,9 @@ with
 attributed_usage as (
 
     select * from {{ ref('int_ai_tool_usage_attributed_to_builders') }}
-    where {{ ctsw.in_panel_window('week_start') }}
+    -- usage_date, not week_start (same rows: the bounds are Mondays): a filter on the raw column reaches
+    -- the scan below the view's distinct, one on the derived week does not
+    where {{ ctsw.in_panel_window('usage_date') }}
 
 ),
 

@@ -8,8 +8,11 @@ source as (
 
 renamed as (
 
-    -- distinct: a PR listed twice in one deployment's pr_ids is still shipped once by it
-    select distinct
+    -- no distinct: the loader writes each (deployment, PR) pair once (ctsw/ingest/load.py), the key test
+    -- checks it, and the one reader (int_pull_requests_shipped) takes min(finished_at) and membership,
+    -- which a repeated pair cannot change. A distinct here made every read of the view aggregate the
+    -- whole bridge before any filter or join could narrow it (most of a windowed build's time).
+    select
         deployment_id,
         pr_id,
         started_at as deployment_started_at
