@@ -3,11 +3,16 @@
 DuckDB allows a single process to hold a database file open for writing; a second process fails with a lock
 error. Every ctsw writer (loaders, dbt, model assets, the CLI) takes an exclusive advisory lock on a sidecar
 file first, so concurrent runs queue instead of failing.
+
+Connections are bounded by CTSW_DUCKDB_MEMORY_LIMIT (default 4GB, the limit dbt's profile uses too): past it
+DuckDB spills to disk instead of growing to its default of 80% of the machine. `preserve_insertion_order`
+stays on: the loaders number CSV rows by read order and copy rows in file order into the raw tables.
 """
 
 from __future__ import annotations
 
 import fcntl
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -33,11 +38,12 @@ def exclusive(db_path: Path) -> Iterator[None]:
 
 @contextmanager
 def connect(db_path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
-    """Open the database under the writer lock, with UTC as the session time zone."""
+    """Open the database under the writer lock, with UTC as the session time zone and a memory limit."""
     with exclusive(db_path):
         con = duckdb.connect(str(db_path))
         try:
             con.execute("SET TimeZone = 'UTC'")
+            con.execute("SET memory_limit = ?", [os.environ.get("CTSW_DUCKDB_MEMORY_LIMIT", "4GB")])
             yield con
         finally:
             con.close()

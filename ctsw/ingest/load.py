@@ -4,6 +4,16 @@ The write is a delete+insert of the window in one transaction, so re-running a w
 crash leaves the previous state. Rows that break a rule go to `raw.quarantine` with the file, row, field and
 reason; for every load `rows_read = rows_loaded + rows_quarantined`. What each kind of bad input leads to is
 listed in docs/telemetry-contract.md ("What happens to bad input").
+
+`rows_read` counts the rows the load decides on: the staged rows whose partition value lies in the window or is
+null or implausible (those are quarantined by every window load), each once; rows of other weeks that are read
+only to see whether a newer export of an entity exists are not counted. For a snapshot table, every row.
+
+A windowed load stages only the files that can contribute (ctsw/ingest/prune.py): a Parquet file whose
+statistics prove that all of its rows lie in other weeks, and that shares no key with the staged files, is
+skipped (`files_skipped`). A large window is validated in chunks of weeks, each staging only its files, so
+memory does not grow with the window; the chunks' rows are collected in temp tables and written in one
+transaction, in the same order as an unchunked load.
 """
 
 from __future__ import annotations
@@ -15,12 +25,17 @@ from pathlib import Path
 import duckdb
 
 from ctsw.contract import TABLES, Table
+from ctsw.ingest import prune
 from ctsw.ingest.pseudonym import pseudonym_sql
 from ctsw.ingest.readers import FORMATS, LoadError, create_stage, stage_file
 from ctsw.ingest.rules import SPELL_RULES, parsed, plausible, reason_list_sql
 from ctsw.ingest.schema import RAW_SCHEMA, create_raw_schema
 
 __all__ = ["FORMATS", "LoadError", "LoadResult", "Window", "landing_files", "load_table"]
+
+# Rows of prunable files per chunk of a windowed load: staging and validating one chunk of pull_requests takes
+# about 1.5 GB; fewer rows per chunk mean more chunks, each reading the other files' key columns once.
+CHUNK_ROWS = 2_000_000
 
 
 @dataclass(frozen=True)
@@ -35,6 +50,8 @@ class Window:
 class LoadResult:
     table: str
     files: int = 0
+    files_skipped: int = 0  # files no part of the window needed (ctsw/ingest/prune.py)
+    chunks: int = 1
     rows_read: int = 0
     rows_loaded: int = 0
     rows_quarantined: int = 0
@@ -46,6 +63,8 @@ class LoadResult:
     def as_metadata(self) -> dict:
         return {
             "files": self.files,
+            "files_skipped": self.files_skipped,
+            "chunks": self.chunks,
             "rows_read": self.rows_read,
             "rows_loaded": self.rows_loaded,
             "rows_quarantined": self.rows_quarantined,
@@ -84,32 +103,83 @@ def load_table(
     time_zone = con.execute("SELECT current_setting('TimeZone')").fetchone()[0]
     con.execute("SET TimeZone = 'UTC'")
     try:
-        # Staging is outside the transaction: it touches only the temp table, and a reader error there must
-        # not abort the transaction (DuckDB has no savepoints) before the Parquet fallback can run.
-        _stage_all(con, table, files, landing_dir, result)
+        sources, ordered = _collect_all(con, table, files, window, pseudonym_key, landing_dir, result)
         con.begin()
         try:
-            _validate_and_write(con, table, window, pseudonym_key, result)
+            _write(con, table, window, sources, ordered)
             con.commit()
         except BaseException:
             con.rollback()
             raise
     finally:
-        con.execute("DROP TABLE IF EXISTS _stage")
+        con.execute("".join(f"DROP TABLE IF EXISTS {t}; " for t in ("_stage", "_checked", "_rows", "_quar")))
         con.execute(f"SET TimeZone = {_lit(time_zone)}")
     return result
+
+
+def _collect_all(con, table: Table, files: list[Path], window: Window | None, key: str,
+                 landing_dir: Path | None, result: LoadResult) -> tuple[list[str], bool]:
+    """Validate the window chunk by chunk into `_rows` / `_quar`.
+
+    Returns the names of the files that hold rows and whether `_rows` / `_quar` are in file order already.
+
+    Staging is outside the write transaction: it touches only temp tables, and a reader error there must not
+    abort the transaction (DuckDB has no savepoints) before the Parquet fallback can run.
+    """
+    stats = {p: prune.file_stats(table, p) for p in files} if window else {}
+    parts = [(window.start, window.end)] if window else [None]
+    if window:
+        parts = prune.chunks(window.start, window.end, list(stats.values()), CHUNK_ROWS)
+    result.chunks = len(parts)
+    nonempty: set[str] = set()
+    ever_staged: set[Path] = set()
+    ranges: list[tuple[str, str]] = []  # first and last source file of each chunk's rows
+    for i, part in enumerate(parts):
+        keep, skip = list(files), {}
+        if part:
+            skip = {p: s for p, s in stats.items() if prune.outside(s, *part)}
+            keep = [p for p in files if p not in skip]
+        _stage_all(con, table, keep, landing_dir, result, nonempty)
+        shared = prune.sharing_keys(con, table, skip)
+        _stage_files(con, table, [p for p in files if p in shared], landing_dir, result, nonempty)
+        ever_staged.update(keep, shared)
+        nonempty.update(_name(p, landing_dir) for p in skip)  # files with statistics have rows
+        # Rows without a plausible partition value are in every window: the first chunk takes them.
+        w = Window(*part) if part else None
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _checked AS {_checked_sql(table, w, key, nulls=i == 0)}")
+        ranges += con.execute("SELECT min(_source_file), max(_source_file) FROM _checked "
+                              "HAVING count(*) > 0").fetchall()
+        _collect(con, table, result)
+    result.files_skipped = len(set(files) - ever_staged)
+    result.rows_quarantined = result.rows_read - result.rows_loaded
+    result.quarantine_reasons = dict(sorted(result.quarantine_reasons.items(), key=lambda kv: (-kv[1], kv[0])))
+    # Chunks whose files follow each other already hold the rows in file order; otherwise `_write` sorts.
+    ordered = all(a[1] < b[0] for a, b in zip(ranges, ranges[1:], strict=False))
+    return sorted(nonempty), ordered
 
 
 def _lit(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def _stage_all(con, table: Table, files: list[Path], landing_dir: Path | None, result: LoadResult) -> None:
+def _name(path: Path, landing_dir: Path | None) -> str:
+    return str(path.relative_to(landing_dir)) if landing_dir else str(path)
+
+
+def _stage_all(con, table: Table, files: list[Path], landing_dir: Path | None, result: LoadResult,
+               nonempty: set[str]) -> None:
     create_stage(con, table.columns)
+    _stage_files(con, table, files, landing_dir, result, nonempty)
+
+
+def _stage_files(con, table: Table, files: list[Path], landing_dir: Path | None, result: LoadResult,
+                 nonempty: set[str]) -> None:
     for path in files:
-        name = str(path.relative_to(landing_dir)) if landing_dir else str(path)
+        name = _name(path, landing_dir)
         staged = stage_file(con, table, table.columns, path, name)
-        if staged.empty:
+        if staged.rows:
+            nonempty.add(name)
+        if staged.empty and name not in result.empty_files:  # a chunked load stages such a file per chunk
             result.empty_files.append(name)
         if staged.unknown_columns:
             result.ignored_columns[name] = staged.unknown_columns
@@ -117,31 +187,39 @@ def _stage_all(con, table: Table, files: list[Path], landing_dir: Path | None, r
             result.missing_columns[name] = staged.missing_columns
 
 
-def _validate_and_write(
-    con: duckdb.DuckDBPyConnection, table: Table, window: Window | None, key: str, result: LoadResult
-) -> None:
-    t = f"{RAW_SCHEMA}.{table.name}"
+def _collect(con: duckdb.DuckDBPyConnection, table: Table, result: LoadResult) -> None:
+    """Append the chunk's loaded rows to `_rows` and its quarantined rows to `_quar`, and count them."""
     # The quarantine record carries pseudonyms, never a raw person identifier.
     record = "to_json({" + ", ".join(
         f"'{c.name}': " + (f"p_{c.name}" if c.pseudonymised else f'"{c.name}"') for c in table.columns
     ) + "})"
-    con.execute(f"CREATE TEMP TABLE _checked AS {_checked_sql(table, window, key)}")
-    try:
-        _write(con, table, t, window, record, result)
-    finally:
-        con.execute("DROP TABLE IF EXISTS _checked")
+    cols = ", ".join(f"p_{c} AS {c}" for c in table.column_names)
+    rows = f"SELECT {cols}, _source_file, _source_row FROM _checked WHERE _q_reason IS NULL"
+    quar = (f"SELECT '{table.name}' AS source_table, _source_file AS source_file, _source_row AS source_row, "
+            f"_q_field AS field, _q_reason AS reason, {record} AS record, _part AS partition_ts "
+            f"FROM _checked WHERE _q_reason IS NOT NULL")
+    for t, sql in (("_rows", rows), ("_quar", quar)):
+        con.execute(f"CREATE TEMP TABLE IF NOT EXISTS {t} AS {sql} LIMIT 0")
+        con.execute(f"INSERT INTO {t} {sql} ORDER BY _source_file, _source_row")
+    read, loaded = con.execute("SELECT count(*), count(*) FILTER (WHERE _q_reason IS NULL) FROM _checked").fetchone()
+    result.rows_read += read
+    result.rows_loaded += loaded
+    kinds = con.execute("SELECT _q_kind, count(*) FROM _checked WHERE _q_kind IS NOT NULL GROUP BY 1").fetchall()
+    for kind, n in kinds:
+        result.quarantine_reasons[kind] = result.quarantine_reasons.get(kind, 0) + n
+    con.execute("DROP TABLE _checked; DROP TABLE _stage")
 
 
-def _window_sql(window: Window | None) -> str:
+def _window_sql(window: Window | None, nulls: bool = True) -> str:
     # A row without a plausible partition value belongs to no week: every window load quarantines it (with a
     # null partition_ts), so it is reported instead of silently falling outside all weeks.
     if window is None:
         return "true"
-    return (f"(_part IS NULL OR (_part >= TIMESTAMP '{window.start:%Y-%m-%d %H:%M:%S}' "
+    return (f"({'_part IS NULL OR ' if nulls else ''}(_part >= TIMESTAMP '{window.start:%Y-%m-%d %H:%M:%S}' "
             f"AND _part < TIMESTAMP '{window.end:%Y-%m-%d %H:%M:%S}'))")
 
 
-def _checked_sql(table: Table, window: Window | None, key: str) -> str:
+def _checked_sql(table: Table, window: Window | None, key: str, nulls: bool = True) -> str:
     """Every staged row of the window, typed, with its quarantine field, reason and kind (null = loads)."""
     typed = ", ".join(
         f"{pseudonym_sql(parsed(c), key) if c.pseudonymised else parsed(c)} AS p_{c.name}" for c in table.columns
@@ -160,7 +238,7 @@ WITH typed AS (
          ELSE {reason_list_sql(table, check_team)} END AS _reasons
   FROM typed
 ), scoped AS (
-{_scope_sql(table, window)}
+{_scope_sql(table, window, nulls)}
 ), ranked AS (
 {_rank_sql(table)}
 ), spelled AS (
@@ -191,13 +269,13 @@ WHERE _in_window
 """
 
 
-def _scope_sql(table: Table, window: Window | None) -> str:
+def _scope_sql(table: Table, window: Window | None, nulls: bool) -> str:
     """Rows of the window, plus valid rows of other weeks that share a key with a valid row of the window.
 
     The newest export of an entity wins even when it moved the entity to another week (a PR's created_at
     corrected, say); without the other weeks' rows each week would keep its own copy of the key.
     """
-    in_window = _window_sql(window)
+    in_window = _window_sql(window, nulls)
     if window is None:
         return "  SELECT *, true AS _in_window FROM flagged"
     keys = ", ".join(f"p_{k}" for k in table.key)
@@ -246,44 +324,30 @@ def _spell_sql(table: Table) -> str:
   )"""
 
 
-def _write(con, table: Table, t: str, window: Window | None, record: str, result: LoadResult) -> None:
-    files_sql = "SELECT DISTINCT _source_file FROM _stage"
+def _write(con, table: Table, window: Window | None, sources: list[str], ordered: bool) -> None:
+    t = f"{RAW_SCHEMA}.{table.name}"
     if window:
         bounds = (f"TIMESTAMP '{window.start:%Y-%m-%d %H:%M:%S}'", f"TIMESTAMP '{window.end:%Y-%m-%d %H:%M:%S}'")
         pc = table.partition_column
         con.execute(f"DELETE FROM {t} WHERE {pc} >= {bounds[0]} AND {pc} < {bounds[1]}")
+        # Rows without a plausible partition value are replaced for every file that holds rows: a skipped
+        # file has none (its statistics prove it), just as a re-staged one would show.
         con.execute(
             f"DELETE FROM {RAW_SCHEMA}.quarantine WHERE source_table = '{table.name}' AND ("
             f"(partition_ts >= {bounds[0]} AND partition_ts < {bounds[1]}) "
-            f"OR (partition_ts IS NULL AND source_file IN ({files_sql})))"
+            f"OR (partition_ts IS NULL AND source_file IN (SELECT unnest(?::VARCHAR[]))))", [sources]
         )
     else:
         con.execute(f"DELETE FROM {t}")
         con.execute(f"DELETE FROM {RAW_SCHEMA}.quarantine WHERE source_table = '{table.name}'")
     cols = ", ".join(table.column_names)
-    pcols = ", ".join(f"p_{c}" for c in table.column_names)
-    con.execute(
-        f"INSERT INTO {t} ({cols}, _source_file, _source_row) "
-        f"SELECT {pcols}, _source_file, _source_row FROM _checked WHERE _q_reason IS NULL "
-        f"ORDER BY _source_file, _source_row"
-    )
-    con.execute(
-        f"INSERT INTO {RAW_SCHEMA}.quarantine "
-        f"SELECT '{table.name}', _source_file, _source_row, _q_field, _q_reason, {record}, _part "
-        f"FROM _checked WHERE _q_reason IS NOT NULL ORDER BY _source_file, _source_row"
-    )
+    order = "" if ordered else " ORDER BY _source_file, _source_row"
+    con.execute(f"INSERT INTO {t} ({cols}, _source_file, _source_row) "
+                f"SELECT {cols}, _source_file, _source_row FROM _rows{order}")
+    order = "" if ordered else " ORDER BY source_file, source_row"
+    con.execute(f"INSERT INTO {RAW_SCHEMA}.quarantine SELECT * FROM _quar{order}")
     if table.name == "deployments":
         _write_pr_bridge(con, window)
-    counts = con.execute(
-        "SELECT count(*), count(*) FILTER (WHERE _q_reason IS NULL) FROM _checked"
-    ).fetchone()
-    result.rows_read, result.rows_loaded = counts
-    result.rows_quarantined = result.rows_read - result.rows_loaded
-    result.quarantine_reasons = dict(
-        con.execute(
-            "SELECT _q_kind, count(*) FROM _checked WHERE _q_kind IS NOT NULL GROUP BY 1 ORDER BY 2 DESC, 1"
-        ).fetchall()
-    )
 
 
 def _write_pr_bridge(con: duckdb.DuckDBPyConnection, window: Window) -> None:
@@ -294,8 +358,8 @@ def _write_pr_bridge(con: duckdb.DuckDBPyConnection, window: Window) -> None:
     )
     con.execute(f"""
 INSERT INTO {b}
-SELECT DISTINCT p_deployment_id, trim(pr), p_started_at
-FROM _checked, unnest(string_split(p_pr_ids, ';')) AS s(pr)
-WHERE _q_reason IS NULL AND trim(pr) <> ''
+SELECT DISTINCT deployment_id, trim(pr), started_at
+FROM _rows, unnest(string_split(pr_ids, ';')) AS s(pr)
+WHERE trim(pr) <> ''
 ORDER BY 1, 2
 """)

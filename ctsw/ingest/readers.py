@@ -353,7 +353,7 @@ def _stage_jsonl(con, table: Table, columns: tuple[Column, ...], path: Path, nam
 
 # --- Parquet ----------------------------------------------------------------------------------------------
 
-def _parquet_text(name: str, duck_type: str) -> str:
+def parquet_text(name: str, duck_type: str) -> str:
     col = ident(name)
     if duck_type.endswith("[]"):
         return f"array_to_string({col}, ';')"  # a list of PR ids; the contract's text form is ';'-joined
@@ -389,7 +389,7 @@ def _stage_parquet(con, table: Table, columns: tuple[Column, ...], path: Path, n
 def _stage_parquet_from(con, table: Table, columns, name: str, src: str, described: list) -> StagedFile:
     present = {r[0]: r[1] for r in described if r[0] != "file_row_number"}
     unknown, missing, problem = _file_columns(table, list(present))
-    values = {c.name: _parquet_text(c.name, present[c.name]) for c in columns if c.name in present}
+    values = {c.name: parquet_text(c.name, present[c.name]) for c in columns if c.name in present}
     field_sql, problem_sql = _file_problem(missing, problem)
     blobs = [c.name for c in columns if present.get(c.name) == "BLOB"]
     if blobs:  # bytes that do not decode as UTF-8 make the row's reason, naming the column
