@@ -33,6 +33,7 @@ ensure_env
 case "$cmd" in
   demo) exec ctsw demo "$@" ;;
   ui) export DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS=1  # one planned event per run, not per week
+      export DAGSTER_EVENT_BATCH_SIZE=1000  # a run's materialisations stored in batches (ctsw/event_log.py)
       exec dagster dev -w workspace.yaml -h 127.0.0.1 -p "${PORT:-3000}" "$@" ;;
   ctsw) exec ctsw "$@" ;;
   bench) exec python -m bench.run "$@" ;;

@@ -173,10 +173,6 @@ def run_size(name: str, teams: int, weeks: int, args: argparse.Namespace) -> dic
         "CTSW_PSEUDONYM_KEY": "bench",
         "PYTHONPATH": str(PROJECT_ROOT) + os.pathsep + env.get("PYTHONPATH", ""),
     }
-    if args.loader_memory_limit:
-        env["CTSW_BENCH_LOADER_MEMORY_LIMIT"] = args.loader_memory_limit
-    if args.skip_raw_checks:
-        env["CTSW_BENCH_SKIP_RAW_CHECKS"] = "1"
     py = sys.executable
     out: dict[str, Any] = {
         "size": name,
@@ -186,9 +182,7 @@ def run_size(name: str, teams: int, weeks: int, args: argparse.Namespace) -> dic
         "started": datetime.now().isoformat(timespec="seconds"),
         "machine": machine(),
         "options": {
-            "loader_memory_limit": args.loader_memory_limit,
-            "skip_raw_checks": args.skip_raw_checks,
-            "dbt_memory_limit": env.get("CTSW_DUCKDB_MEMORY_LIMIT", "4GB (dbt_project/profiles.yml)"),
+            "duckdb_memory_limit": env.get("CTSW_DUCKDB_MEMORY_LIMIT", "4GB (ctsw/db.py, dbt_project/profiles.yml)"),
         },
         "stages": {},
     }
@@ -428,18 +422,6 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--nice", type=int, default=0, help="niceness added to every stage's process")
     p.add_argument("--fe-repeats", type=int, default=3)
     p.add_argument("--skip-fe", action="store_true")
-    p.add_argument(
-        "--loader-memory-limit",
-        metavar="SIZE",
-        help="experiment: SET memory_limit (and no insertion order) on every ctsw.db connection of the "
-        "pipeline runs, e.g. 4GB (the change proposed for ctsw/db.py)",
-    )
-    p.add_argument(
-        "--skip-raw-checks",
-        action="store_true",
-        help="experiment: leave the raw tables' GE/quarantine checks out of backfill and weekly (they "
-        "load a whole backfill into pandas and run out of memory at the scale size)",
-    )
     p.add_argument("--skip-e2e", action="store_true", help="skip the whole-job weekly run (always with --smoke)")
     p.add_argument("--keep-data", action="store_true", help="keep the landing files (the database is kept)")
     p.add_argument("--markdown", action="store_true", help="print the table as Markdown")

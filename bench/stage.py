@@ -103,47 +103,24 @@ def dbt_timings(log_text: str) -> dict[str, Any]:
     }
 
 
-def patch_db_memory_limit(limit: str) -> None:
-    """Every ctsw.db connection of this process gets `memory_limit` and no insertion-order guarantee."""
-    from contextlib import contextmanager
-
-    from ctsw import db
-
-    original = db.connect
-
-    @contextmanager
-    def connect(db_path):
-        with original(db_path) as con:
-            con.execute(f"SET memory_limit = '{limit}'")
-            con.execute("SET preserve_insertion_order = false")
-            yield con
-
-    db.connect = connect
-
-
 def cmd_pipeline(args: argparse.Namespace) -> int:
     """Materialise the weeks first..last as one run, like `ctsw run`, with the asset selection asked for."""
     timer = Timer()
     settings = Settings.from_env()
-    skip_raw_checks = os.environ.get("CTSW_BENCH_SKIP_RAW_CHECKS") == "1"
-    # A/B experiments on Dagster's event log (bench/fast_event_log.py): "1" patches the storage in-process,
-    # "yaml" configures PooledSqliteEventLogStorage in the run's dagster.yaml, as proposed for ctsw.runner.
-    fast_event_log = os.environ.get("CTSW_BENCH_FAST_EVENT_LOG", "")
-    if fast_event_log == "1":
-        from bench.fast_event_log import patch
+    # A/B on Dagster's event log: "pooled" (re)writes the home's dagster.yaml as ctsw.runner writes a new one
+    # (ctsw/event_log.py), "default" without the pooled event log; unset keeps the home's dagster.yaml.
+    event_log = os.environ.get("CTSW_BENCH_EVENT_LOG", "")
+    if event_log:
+        from ctsw.runner import DAGSTER_YAML, POOLED_EVENT_LOG_YAML
 
-        patch()
-    elif fast_event_log == "yaml":
-        from bench.fast_event_log import write_dagster_yaml
-
-        write_dagster_yaml(os.environ.get("DAGSTER_HOME", str(settings.data_dir / "dagster_home")))
-    memory_limit = os.environ.get("CTSW_BENCH_LOADER_MEMORY_LIMIT", "")
-    if memory_limit:  # A/B experiment: the bound proposed for ctsw.db.connect (docs/performance.md)
-        patch_db_memory_limit(memory_limit)
+        home = Path(os.environ.get("DAGSTER_HOME", settings.data_dir / "dagster_home")).resolve()
+        home.mkdir(parents=True, exist_ok=True)
+        (home / "dagster.yaml").write_text(DAGSTER_YAML + (POOLED_EVENT_LOG_YAML if event_log == "pooled" else ""))
     with timer("import_definitions"):
-        from ctsw.runner import dagster_home
+        from ctsw.runner import dagster_home, dagster_run_env
 
         dagster_home(settings)
+        dagster_run_env()  # as `ctsw run`
         import dagster as dg
         from dagster._core.utils import make_new_run_id
 
@@ -153,9 +130,6 @@ def cmd_pipeline(args: argparse.Namespace) -> int:
             job = defs.resolve_job_def("ctsw_weekly")
         else:
             selection = dg.AssetSelection.groups(*TRANSFORM_GROUPS)
-            if skip_raw_checks:  # they read a whole backfill into pandas: out of memory at 5000 x 260
-                raw_checks = [k for k in defs.resolve_asset_graph().asset_check_keys if k.asset_key.path[0] == "raw"]
-                selection = selection - dg.AssetSelection.checks(*raw_checks)
             bench_job = dg.define_asset_job("bench_transform", selection=selection)
             job = dg.Definitions.merge(defs, dg.Definitions(jobs=[bench_job])).resolve_job_def("bench_transform")
     run_id = make_new_run_id()
@@ -175,6 +149,7 @@ def cmd_pipeline(args: argparse.Namespace) -> int:
                 raise_on_error=False,
             )
         records = instance.all_logs(run_id)
+        event_log_storage = type(instance.event_log_storage).__name__
     started: dict[str, float] = {}
     steps: dict[str, dict[str, Any]] = {}
     failed_checks: list[str] = []
@@ -204,9 +179,7 @@ def cmd_pipeline(args: argparse.Namespace) -> int:
     detail = {
         "success": result.success,
         "select": args.select,
-        "fast_event_log": fast_event_log,
-        "loader_memory_limit": memory_limit,
-        "skip_raw_checks": skip_raw_checks,
+        "event_log_storage": event_log_storage,
         "weeks": [args.first, args.last],
         "phases": timer.phases,
         "steps": steps,

@@ -4,12 +4,12 @@ weeks is one run, and dbt gets the whole range as its window."""
 from __future__ import annotations
 
 import json
+import os
 import re
 from datetime import timedelta
 
 import dagster as dg
 import pytest
-from dagster._core.instance.ref import InstanceRef
 from ui.harness import FIRST, LAST, pipeline
 
 from orchestration.partitions import WEEKLY
@@ -26,8 +26,18 @@ def run():
 
 @pytest.fixture(scope="module")
 def instance(run):
-    with dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(run.home))) as inst:
-        yield inst
+    # Opened as `dagster` and the UI open it, with DAGSTER_HOME naming the home (ctsw's event log finds its files
+    # there).
+    saved = os.environ.get("DAGSTER_HOME")
+    os.environ["DAGSTER_HOME"] = str(run.home)
+    try:
+        with dg.DagsterInstance.get() as inst:
+            yield inst
+    finally:
+        if saved is None:
+            os.environ.pop("DAGSTER_HOME", None)
+        else:
+            os.environ["DAGSTER_HOME"] = saved
 
 
 def test_ten_weeks_are_one_run(run, instance):

@@ -82,9 +82,9 @@ def pipeline() -> Pipeline:
     pd.concat([frame, bad]).to_csv(prs, index=False)
     home = data / "dagster_home"
     home.mkdir(parents=True)
-    from ctsw.runner import DAGSTER_YAML
+    from ctsw.runner import DAGSTER_YAML, POOLED_EVENT_LOG_YAML
 
-    (home / "dagster.yaml").write_text(DAGSTER_YAML)
+    (home / "dagster.yaml").write_text(DAGSTER_YAML + POOLED_EVENT_LOG_YAML)  # what ctsw writes in a new home
     t0 = time.perf_counter()
     proc = subprocess.run(
         [sys.executable, "-m", "dagster", "asset", "materialize", "-m", "orchestration.definitions",

@@ -6,6 +6,8 @@ from typing import Any
 
 import dagster as dg
 from dagster_dbt import DbtCliResource, dbt_assets
+from dagster_dbt.core.dbt_cli_invocation import DbtCliInvocation
+from dagster_dbt.core.dbt_event_iterator import DbtEventIterator
 
 from orchestration.defs.transform.project import DBT_PROJECT
 from orchestration.defs.transform.translator import CtswDbtTranslator
@@ -31,10 +33,28 @@ def ctsw_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, ctsw
     args = ["build", "--vars", json.dumps(window_vars(context.partition_time_window))]
     with ctsw.exclusive():  # dbt opens the DuckDB file itself: hold the writer lock for the whole build
         try:
-            # Column schemas and column-level lineage (sqlglot) in the metadata, read after dbt exits.
-            yield from dbt.cli(args, context=context).stream().fetch_column_metadata()
+            yield from with_column_metadata(dbt.cli(args, context=context))
         finally:
             close_dbt_duckdb()
+
+
+def with_column_metadata(invocation: DbtCliInvocation) -> Iterator[Any]:
+    """dbt's events with column schemas and column-level lineage (sqlglot) in the metadata, read after dbt exits.
+
+    Same events as `invocation.stream().fetch_column_metadata()`, but dbt's output is read here, before the
+    metadata thread pool starts: dagster's `imap` behind `fetch_column_metadata` polls its empty work queue
+    without blocking while dbt runs (on DuckDB it waits for dbt to exit), which kept a core busy and slowed the
+    thread reading dbt's output by holding the GIL. If dbt fails, what it built is still yielded, then the error.
+    """
+    events, error = [], None
+    try:
+        for event in invocation.stream():
+            events.append(event)
+    except Exception as exc:  # noqa: BLE001 - re-raised below, after the events dbt produced
+        error = exc
+    yield from DbtEventIterator(iter(events), invocation).fetch_column_metadata()
+    if error is not None:
+        raise error
 
 
 def close_dbt_duckdb() -> None:
