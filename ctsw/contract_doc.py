@@ -38,6 +38,9 @@ header is row 0), JSON Lines line numbers, Parquet row positions. A problem foun
 be split into fields, or its file lacks a required column) is its only reason. Only a file that cannot be read
 at all stops the load of its table with a `LoadError` naming the file, row and field; nothing of that table
 changes then. The load metadata lists `ignored_columns`, `missing_columns` and `empty_files` per file.
+`rows_read` counts the window's rows (and rows with no plausible week, which every window load quarantines);
+a windowed load skips the Parquet files whose statistics put every row in other weeks and that share no key
+with the files it reads (`files_skipped`); warnings are reported for the files it reads.
 """
 
 # (input, outcome) rows of the table under BAD_INPUT; `{earliest}` becomes EARLIEST_EVENT.
