@@ -28,7 +28,7 @@ from ctsw.contract import TABLES, Table
 from ctsw.ingest import prune
 from ctsw.ingest.pseudonym import pseudonym_sql
 from ctsw.ingest.readers import FORMATS, LoadError, create_stage, stage_file
-from ctsw.ingest.rules import SPELL_RULES, parsed, plausible, reason_list_sql
+from ctsw.ingest.rules import SPELL_RULES, parsed, plausible, reason_list_sql, unknown_team_sql
 from ctsw.ingest.schema import RAW_SCHEMA, create_raw_schema
 
 __all__ = ["FORMATS", "LoadError", "LoadResult", "Window", "landing_files", "load_table"]
@@ -189,14 +189,10 @@ def _stage_files(con, table: Table, files: list[Path], landing_dir: Path | None,
 
 def _collect(con: duckdb.DuckDBPyConnection, table: Table, result: LoadResult) -> None:
     """Append the chunk's loaded rows to `_rows` and its quarantined rows to `_quar`, and count them."""
-    # The quarantine record carries pseudonyms, never a raw person identifier.
-    record = "to_json({" + ", ".join(
-        f"'{c.name}': " + (f"p_{c.name}" if c.pseudonymised else f'"{c.name}"') for c in table.columns
-    ) + "})"
     cols = ", ".join(f"p_{c} AS {c}" for c in table.column_names)
     rows = f"SELECT {cols}, _source_file, _source_row FROM _checked WHERE _q_reason IS NULL"
     quar = (f"SELECT '{table.name}' AS source_table, _source_file AS source_file, _source_row AS source_row, "
-            f"_q_field AS field, _q_reason AS reason, {record} AS record, _part AS partition_ts "
+            f"_q_field AS field, _q_reason AS reason, _q_record AS record, _part AS partition_ts "
             f"FROM _checked WHERE _q_reason IS NOT NULL")
     for t, sql in (("_rows", rows), ("_quar", quar)):
         con.execute(f"CREATE TEMP TABLE IF NOT EXISTS {t} AS {sql} LIMIT 0")
@@ -227,16 +223,26 @@ def _checked_sql(table: Table, window: Window | None, key: str, nulls: bool = Tr
     check_team = "team_id" in table.column_names and table.name != "teams"
     pc = table.partition_column
     part = f"CASE WHEN {plausible(f'p_{pc}')} THEN CAST(p_{pc} AS TIMESTAMP) END" if pc else "NULL::TIMESTAMP"
+    team = f", {unknown_team_sql()} AS _unknown_team" if check_team else ""
+    # The quarantine record carries pseudonyms, never a raw person identifier.
+    record = "to_json({" + ", ".join(
+        f"'{c.name}': " + (f"p_{c.name}" if c.pseudonymised else f'"{c.name}"') for c in table.columns
+    ) + "})"
+    out = ", ".join(f"p_{c}" for c in table.column_names)
     return f"""
 WITH typed AS (
   SELECT *, {typed} FROM _stage
-), flagged AS (
+), teamed AS (
+  SELECT *{team} FROM typed
+), reasoned AS (
   SELECT *, {part} AS _part,
     -- A problem found while reading (unparseable row, missing columns) is the row's only reason: the
     -- per-value reasons it would cause ('missing value' for every field) are noise until it is fixed.
     CASE WHEN _problem IS NOT NULL THEN [{{'field': _problem_field, 'reason': _problem}}]
          ELSE {reason_list_sql(table, check_team)} END AS _reasons
-  FROM typed
+  FROM teamed
+), flagged AS MATERIALIZED (  -- the reasons are computed once, not once per reference
+  SELECT *, len(_reasons) = 0 AS _valid FROM reasoned
 ), scoped AS (
 {_scope_sql(table, window, nulls)}
 ), ranked AS (
@@ -244,6 +250,10 @@ WITH typed AS (
 ), spelled AS (
 {_spell_sql(table)}
 )
+-- Only what the load writes: the typed values, the row's source, and the quarantine columns.
+SELECT {out}, _source_file, _source_row, _part, _q_field, _q_reason, _q_kind,
+  CASE WHEN _q_reason IS NOT NULL THEN {record} END AS _q_record
+FROM (
 SELECT *,
   CASE
     WHEN len(_reasons) > 0 THEN _reasons[1].field
@@ -266,6 +276,7 @@ SELECT *,
   END AS _q_kind
 FROM spelled
 WHERE _in_window
+)
 """
 
 
@@ -282,21 +293,39 @@ def _scope_sql(table: Table, window: Window | None, nulls: bool) -> str:
     return f"""  SELECT *, true AS _in_window FROM flagged WHERE {in_window}
   UNION ALL
   SELECT f.*, false FROM flagged f
-  SEMI JOIN (SELECT {keys} FROM flagged WHERE {in_window} AND len(_reasons) = 0) w USING ({keys})
-  WHERE NOT {in_window} AND len(f._reasons) = 0"""
+  SEMI JOIN (SELECT {keys} FROM flagged WHERE {in_window} AND _valid) w USING ({keys})
+  WHERE NOT {in_window} AND f._valid"""
 
 
 def _rank_sql(table: Table) -> str:
-    key_cols = ", ".join(f"p_{k}" for k in table.key)
-    row_hash = "md5(concat_ws('|', " + ", ".join(
-        f"coalesce(CAST(p_{c} AS VARCHAR), '')" for c in table.column_names) + "))"
-    # Among valid rows sharing a key, the last file (then last row) wins: exports repeat updated entities.
-    order = f"PARTITION BY len(_reasons) = 0, {key_cols} ORDER BY _source_file DESC, _source_row DESC"
-    return f"""  SELECT *, {row_hash} AS _hash,
-    row_number() OVER ({order}) AS _rank,
-    first_value(_source_file || ':' || _source_row) OVER ({order}) AS _winner,
-    first_value({row_hash}) OVER ({order}) AS _winner_hash
-  FROM scoped"""
+    """Rank valid rows that share a key: `_rank` 1 for the winner (and every row whose key is unique), else 2.
+
+    Among valid rows sharing a key, the last file (then last row) wins: exports repeat updated entities. Keys
+    are nearly always unique, so the duplicated keys are found by a hash aggregate and only their rows get a
+    winner and md5 row hashes (`_hash`, `_winner_hash`: null elsewhere); no sort over all rows.
+    """
+    keys = [f"p_{k}" for k in table.key]
+    key_cols = ", ".join(keys)
+    def row_hash(t: str) -> str:
+        return "md5(concat_ws('|', " + ", ".join(
+            f"coalesce(CAST({t}p_{c} AS VARCHAR), '')" for c in table.column_names) + "))"
+
+    pos = "{'f': _source_file, 'r': _source_row}"
+    on = " AND ".join(f"s.{k} IS NOT DISTINCT FROM d.{k}" for k in keys)
+    return f"""  SELECT s.*,
+    CASE WHEN d._win IS NOT NULL AND {{'f': s._source_file, 'r': s._source_row}} <> d._win THEN 2 ELSE 1 END AS _rank,
+    CASE WHEN d._win IS NOT NULL THEN d._win.f || ':' || d._win.r END AS _winner,
+    CASE WHEN d._win IS NOT NULL THEN {row_hash('s.')} END AS _hash,
+    d._winner_hash
+  FROM scoped s
+  LEFT JOIN (
+    SELECT {key_cols}, true AS _valid, max({pos}) AS _win, arg_max({row_hash('')}, {pos}) AS _winner_hash
+    FROM scoped
+    SEMI JOIN (SELECT {key_cols} FROM scoped WHERE _valid GROUP BY ALL HAVING count(*) > 1) k
+      ON {" AND ".join(f"scoped.{k} IS NOT DISTINCT FROM k.{k}" for k in keys)}
+    WHERE _valid
+    GROUP BY {key_cols}
+  ) d ON s._valid = d._valid AND {on}"""
 
 
 def _spell_sql(table: Table) -> str:
@@ -307,7 +336,7 @@ def _spell_sql(table: Table) -> str:
                 "FROM ranked")
     group = ", ".join(f"p_{g}" for g in rule.group)
     end = f"coalesce(p_{rule.end}, DATE '9999-12-31')"  # an open spell never ends
-    eligible = "(len(_reasons) = 0 AND _rank = 1)"
+    eligible = "(_valid AND _rank = 1)"
     return f"""  SELECT *,
     coalesce({eligible} AND _prev_end > p_{rule.start}, false) AS _overlap,
     '{rule.start}' AS _spell_field,

@@ -110,8 +110,8 @@ SPELL_RULES: dict[str, SpellRule] = {
 }
 
 
-def reason_list_sql(table: Table, check_team: bool) -> str:
-    """A DuckDB list of {field, reason} structs, empty for a good row."""
+def reason_items(table: Table, check_team: bool) -> list[tuple[str, str, str]]:
+    """(field, condition, reason) of every row rule; `_unknown_team` is a column the caller computes once."""
     items = []
     for c in table.columns:
         for cond, reason in column_reasons(c):
@@ -119,9 +119,26 @@ def reason_list_sql(table: Table, check_team: bool) -> str:
     for field, cond, reason in ROW_RULES.get(table.name, []):
         items.append((field, cond, reason))
     if check_team:
-        items.append(("team_id", "p_team_id IS NOT NULL AND p_team_id NOT IN (SELECT team_id FROM raw.teams)",
-                      "unknown team_id"))
+        items.append(("team_id", "_unknown_team", "unknown team_id"))
+    return items
+
+
+def unknown_team_sql() -> str:
+    """SQL for the `_unknown_team` column that `reason_list_sql(..., check_team=True)` refers to."""
+    return "coalesce(p_team_id IS NOT NULL AND p_team_id NOT IN (SELECT team_id FROM raw.teams), false)"
+
+
+def reason_list_sql(table: Table, check_team: bool) -> str:
+    """A DuckDB list of {field, reason} structs, empty for a good row.
+
+    The list is built only for a row that breaks some rule: most rows break none, and building a list of
+    structs per row costs more than testing the conditions. With `check_team` the query must provide the
+    column `_unknown_team` (`unknown_team_sql()`), so the lookup runs once per row.
+    """
+    items = reason_items(table, check_team)
+    conds = [f"coalesce({cond}, false)" for _, cond, _ in items]
     cases = ",\n    ".join(
-        f"CASE WHEN coalesce({cond}, false) THEN {{'field': '{f}', 'reason': '{r}'}} END" for f, cond, r in items
+        f"CASE WHEN {c} THEN {{'field': '{f}', 'reason': '{r}'}} END" for c, (f, _, r) in zip(conds, items, strict=True)
     )
-    return f"list_filter([\n    {cases}\n  ], lambda x: x IS NOT NULL)"
+    built = f"list_filter([\n    {cases}\n  ], lambda x: x IS NOT NULL)"
+    return f"CASE WHEN {' OR '.join(conds)} THEN {built} ELSE []::STRUCT(field VARCHAR, reason VARCHAR)[] END"
