@@ -46,6 +46,7 @@ TARGETS = {
     "models": {"wall_s": 300},
 }
 STAGE_MEMORY_LIMIT_MB = 8 * GB
+REFERENCE_STAGES = ("floor", "fe")
 FLOOR_RATIO_LIMIT = 3.0
 
 
@@ -301,7 +302,9 @@ def summarise(out: dict[str, Any]) -> dict[str, Any]:
         m = st.get(key, {})
         if "wall_s" in m:
             targets[key] = all(m[k] <= v for k, v in limits.items()) and m.get("returncode") == 0
-    measured = [m for m in st.values() if "peak_tree_rss_mb" in m]
+    # The pipeline's stages; floor and fe are reference measurements (the floor runs with DuckDB's default limit,
+    # 80% of RAM, and is not something a user runs).
+    measured = [m for k, m in st.items() if "peak_tree_rss_mb" in m and k not in REFERENCE_STAGES]
     targets["every_stage_below_8GB"] = all(m["peak_tree_rss_mb"] < STAGE_MEMORY_LIMIT_MB for m in measured)
     if "backfill_over_floor" in s:
         targets["backfill_within_3x_floor"] = s["backfill_over_floor"] <= FLOOR_RATIO_LIMIT

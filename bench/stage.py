@@ -229,7 +229,8 @@ def read_model_panel(db_path: Path):
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    """Every estimator of the model assets on the whole panel, no bootstrap, timed one by one."""
+    """The model assets' estimators on the whole panel, no bootstrap, timed one by one (the assets themselves, with
+    their diagnostics and the per-tool model, are timed as steps of the weekly_e2e run)."""
     timer = Timer()
     settings = Settings.from_env()
     with timer("import"):
@@ -254,16 +255,10 @@ def cmd_models(args: argparse.Namespace) -> int:
     row = fits["cr_velocity"].row("hpj", "ai_usage_share")
     with timer("capacity"):
         capacity_freed(panel, float(row.lr_estimate), float(row.lr_std_error), by="org")
-    try:
-        from models_py.event_study import fit_event_study
-    except ImportError:
-        results["event_study"] = "models_py.event_study not available"
-    else:
-        try:  # not called by the model assets yet; timed because it will be
-            with timer("event_study"):
-                fit_event_study(panel, "team_id", "week_start", "cr_velocity", period_step="7D")
-        except Exception as exc:  # noqa: BLE001 - a failing optional model is reported, not fatal
-            results["event_study"] = f"failed: {type(exc).__name__}: {exc}"
+    from models_py.event_study import fit_event_study
+
+    with timer("event_study"):
+        fit_event_study(panel, "team_id", "week_start", "cr_velocity", period_step="7D")
     results["hpj_ai_usage_share_cr_velocity"] = float(row.estimate)
     results["phases"] = timer.phases
     results["fit_s"] = round(sum(v["wall_s"] for k, v in timer.phases.items() if k not in ("import", "read_panel")), 3)
