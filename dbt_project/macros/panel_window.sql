@@ -108,3 +108,19 @@
                     - modules.datetime.date.fromisoformat(window[0])).days -%}
     {{ return(days <= 7 * max_weeks) }}
 {%- endmacro %}
+
+
+{#-
+    The config of a team-level intermediate that is incremental by week (dbt_project/README.md): delete+insert
+    on its week column, the window deleted first by the pre-hook, created whole when the run has no window.
+-#}
+{% macro week_incremental_config(week_column='week_start') -%}
+    {{ return({
+        'materialized': 'incremental',
+        'incremental_strategy': 'delete+insert',
+        'unique_key': week_column,
+        'on_schema_change': 'fail',
+        'full_refresh': ctsw.window_full_refresh(),
+        'pre_hook': "{{ ctsw.delete_panel_window('" ~ week_column ~ "') }}",
+    }) }}
+{%- endmacro %}

@@ -1,13 +1,4 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='week_start',
-        on_schema_change='fail',
-        full_refresh=ctsw.window_full_refresh(),
-        pre_hook="{{ ctsw.delete_panel_window('week_start') }}"
-    )
-}}
+{{ config(**ctsw.week_incremental_config()) }}
 
 with
 

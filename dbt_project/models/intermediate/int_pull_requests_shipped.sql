@@ -1,13 +1,4 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='shipped_week_start',
-        on_schema_change='fail',
-        full_refresh=ctsw.window_full_refresh(),
-        pre_hook="{{ ctsw.delete_panel_window('shipped_week_start') }}"
-    )
-}}
+{{ config(**ctsw.week_incremental_config('shipped_week_start')) }}
 
 {#-
     Incremental by the week of shipped time. A windowed run rebuilds the PRs shipped in the window: those
