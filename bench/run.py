@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.measure import Measurement, load_average, run_measured
+from ctsw.runner import monday
 
 BENCH_DIR = Path(__file__).resolve().parent
 PROJECT_ROOT = BENCH_DIR.parent
@@ -108,8 +109,7 @@ def machine() -> dict[str, Any]:
 def start_week(weeks: int, today: date | None = None) -> date:
     """A first Monday such that every simulated week (and the on-call rota after it) lies in the past."""
     today = today or date.today()
-    this_monday = today - timedelta(days=today.weekday())
-    return this_monday - timedelta(weeks=weeks + 2)
+    return monday(today) - timedelta(weeks=weeks + 2)
 
 
 def landing_stats(landing: Path) -> dict[str, Any]:
@@ -145,8 +145,7 @@ def last_data_week(landing: Path) -> date:
     )
     last = con.execute(f"SELECT max(m) FROM ({sql})").fetchone()[0]
     con.close()
-    d = last.date()
-    return d - timedelta(days=d.weekday())
+    return monday(last.date())
 
 
 def run_size(name: str, teams: int, weeks: int, args: argparse.Namespace) -> dict[str, Any]:

@@ -338,15 +338,12 @@ def cmd_floor(args: argparse.Namespace) -> int:
 def estimation_sample(panel, outcome: str, regressors: list[str], min_periods: int = 3):
     """The naive TWFE sample of fit_dynamic_panel: rows with an outcome, its previous-week lag and every regressor,
     entities with >= min_periods such rows."""
-    import pandas as pd
+    from models_py.panel_prep import add_lags
 
     d = panel[["team_id", "week_start", outcome, *regressors]].dropna(subset=[outcome])
-    d = d.sort_values(["team_id", "week_start"]).reset_index(drop=True)
-    prev_ok = d.team_id.eq(d.team_id.shift()) & (d.week_start - d.week_start.shift() == pd.Timedelta(days=7))
-    d[f"{outcome}_lag1"] = d[outcome].shift().where(prev_ok)
+    d = add_lags(d, "team_id", "week_start", [outcome], period_step="7D")
     d = d.dropna(subset=[outcome, f"{outcome}_lag1", *regressors])
-    d = d[d.groupby("team_id").team_id.transform("size") >= min_periods].reset_index(drop=True)
-    return d
+    return d[d.groupby("team_id").team_id.transform("size") >= min_periods].reset_index(drop=True)
 
 
 def _best(fn: Callable[[], Any], repeats: int) -> tuple[Any, dict[str, float]]:

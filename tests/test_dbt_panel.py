@@ -201,15 +201,18 @@ def assert_ok(result) -> None:
     pytest.fail(f"dbt failed: {result.exception or failed}")
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory) -> Path:
-    """A DuckDB file with the raw dataset and a full (window-less) dbt build."""
-    tmp = tmp_path_factory.mktemp("dbt_panel")
+def full_build(tmp: Path) -> Path:
+    """A DuckDB file in `tmp` with the raw dataset and a full (window-less) dbt build."""
     db_path = tmp / "panel.duckdb"
     with duckdb.connect(str(db_path)) as con:
         load_raw(con)
     assert_ok(run_dbt(db_path, tmp, "build"))
     return db_path
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> Path:
+    return full_build(tmp_path_factory.mktemp("dbt_panel"))
 
 
 def query(db_path: Path, sql: str, params=None) -> list[tuple]:

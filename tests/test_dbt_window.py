@@ -15,7 +15,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from test_dbt_panel import MARTS, W1, W2, W3, assert_ok, checksum, load_raw, query, run_dbt, team_week, window_vars
+from test_dbt_panel import MARTS, W1, W2, W3, assert_ok, checksum, full_build, query, run_dbt, team_week, window_vars
 
 W4 = date(2024, 1, 22)
 # Incremental team-level intermediates (their weeks must match a full build too) and the column of their week.
@@ -58,12 +58,7 @@ def add_deployment(con, deployment_id, team, started, finished, status, prs) -> 
 @pytest.fixture(scope="module")
 def full(tmp_path_factory) -> Path:
     """The raw dataset with a full (window-less) build."""
-    tmp = tmp_path_factory.mktemp("dbt_window")
-    db_path = tmp / "panel.duckdb"
-    with duckdb.connect(str(db_path)) as con:
-        load_raw(con)
-    assert_ok(run_dbt(db_path, tmp, "build"))
-    return db_path
+    return full_build(tmp_path_factory.mktemp("dbt_window"))
 
 
 def windowed_equals_full(full: Path, tmp_path: Path, change, start: date, end: date) -> Path:
