@@ -83,3 +83,23 @@ def test_weekly_schedule_runs_tuesday_morning_for_the_closed_week():
     schedule = defs.resolve_schedule_def("ctsw_weekly_schedule")
     assert schedule.cron_schedule == "0 6 * * 2"
     assert schedule.execution_timezone in (None, "UTC")
+
+
+def test_dbt_manifest_is_parsed_again_when_the_project_changed(tmp_path):
+    from orchestration.defs.transform.project import manifest_is_stale
+
+    (tmp_path / "models" / "marts").mkdir(parents=True)
+    model = tmp_path / "models" / "marts" / "m.sql"
+    model.write_text("select 1")
+    (tmp_path / "dbt_project.yml").write_text("name: x")
+    manifest = tmp_path / "target" / "manifest.json"
+    assert manifest_is_stale(tmp_path, manifest)  # never parsed
+    manifest.parent.mkdir()
+    manifest.write_text("{}")
+    os.utime(model, (1_000_000, 1_000_000))
+    os.utime(tmp_path / "dbt_project.yml", (1_000_000, 1_000_000))
+    assert not manifest_is_stale(tmp_path, manifest)
+    os.utime(model)  # an upgrade rewrote a model after the manifest was parsed
+    os.utime(manifest, (2_000_000, 2_000_000))
+    assert manifest_is_stale(tmp_path, manifest)
+
