@@ -8,6 +8,7 @@ import duckdb
 import pandas as pd
 
 from ctsw.config import Settings
+from ctsw.db import has_table
 from ctsw.sources.coverage import column_metric, coverage_lines, unavailable_metrics
 
 MIN_MODEL_WEEKS = 8  # orchestration/defs/models/assets.py MIN_WEEKS
@@ -32,8 +33,7 @@ def _table(df: pd.DataFrame) -> str:
 
 def _latest(con: duckdb.DuckDBPyConnection, table: str) -> pd.DataFrame:
     """The latest as-of week's rows; empty when the models never fitted (too few weeks: table missing)."""
-    if not con.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'models' AND "
-                       "table_name = ?", [table]).fetchone()[0]:
+    if not has_table(con, "models", table):
         return pd.DataFrame()
     return con.execute(f"SELECT * FROM models.{table} WHERE as_of_week = (SELECT max(as_of_week) FROM "
                        f"models.{table})").df()

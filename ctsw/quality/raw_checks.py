@@ -19,6 +19,7 @@ import duckdb
 
 from ctsw.config import EXPECTATIONS_DIR
 from ctsw.contract import TABLES, Table
+from ctsw.db import has_table
 from ctsw.ingest.load import Window
 from ctsw.ingest.schema import RAW_SCHEMA
 from ctsw.quality.ge_runner import SuiteResult
@@ -45,12 +46,6 @@ def window_predicate(table: Table, window: Window | None, column: str | None = N
     if window is None or column is None:
         return "true", []
     return f"{column} >= ? AND {column} < ?", [window.start, window.end]
-
-
-def _has_table(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
-    return bool(con.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE schema_name = ? AND table_name = ?", [schema, name]
-    ).fetchone()[0])
 
 
 def raw_suite_result(con: duckdb.DuckDBPyConnection, table_name: str, window: Window | None) -> SuiteResult:
@@ -104,7 +99,7 @@ def quarantine_summary(con: duckdb.DuckDBPyConnection, table_name: str, window: 
     """
     table = TABLES[table_name]
     summary = QuarantineSummary(table=table_name)
-    if not _has_table(con, RAW_SCHEMA, "quarantine"):
+    if not has_table(con, RAW_SCHEMA, "quarantine"):
         return summary
     if window is None or table.partition_column is None:
         where, params = "source_table = ?", [table_name]

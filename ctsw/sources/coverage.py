@@ -27,6 +27,7 @@ import duckdb
 import pandas as pd
 
 from ctsw.contract import TABLES
+from ctsw.db import has_table
 
 COVERAGE_DIR = "_sources"
 # Null by the contract's design, not a gap: the delivery unit defaults by architecture, shipped_at is derived from
@@ -174,18 +175,13 @@ def read_coverage(landing_dir: Path) -> list[dict[str, Any]]:
 # What the raw tables can measure
 
 
-def _exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
-    return bool(con.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'raw' AND "
-                            "table_name = ?", [table]).fetchone()[0])
-
-
 def metric_availability(con: duckdb.DuckDBPyConnection) -> dict[str, bool]:
     """metric -> whether the raw tables hold the data it needs (any rows, over all loaded weeks)."""
     out = {}
     for m in METRICS:
         needed = set(m.tables) | ({"deployment_pull_requests"} if m.condition and "deployment_pull_requests"
                                  in m.condition else set())
-        ok = all(_exists(con, t) for t in needed)
+        ok = all(has_table(con, "raw", t) for t in needed)
         if ok:
             ok = all(con.execute(f"SELECT EXISTS (SELECT 1 FROM raw.{t})").fetchone()[0] for t in m.tables)
         if ok and m.condition:

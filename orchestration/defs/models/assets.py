@@ -6,6 +6,7 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 
+from ctsw.db import has_table
 from models_py.capacity import capacity_freed, long_run_bootstrap
 from models_py.drivers import fit_drivers
 from models_py.reports import ai_effect_report, ci_text, event_study_report, tool_effects_report
@@ -191,13 +192,16 @@ def cts_drivers(context: dg.AssetExecutionContext, ctsw: CtswResource, config: D
 def capacity(context: dg.AssetExecutionContext, ctsw: CtswResource, config: CapacityConfig) -> dg.MaterializeResult:
     as_of, start, end = _as_of(context, config)
     panel = model_panel(ctsw, start, end)
+    if not _enough(panel):
+        return _too_short(as_of, panel)
     with ctsw.connect() as con:
         found = con.execute(
             "SELECT lr_estimate, lr_std_error FROM models.ai_effect_estimates WHERE as_of_week = ? "
             "AND outcome = 'cr_velocity' AND estimator = 'hpj' AND term = 'ai_usage_share'", [as_of.date()]
-        ).fetchone() if _enough(panel) else None
+        ).fetchone() if has_table(con, "models", "ai_effect_estimates") else None
     if found is None:
-        return _too_short(as_of, panel)
+        return _skip(as_of, "no AI effect on PR velocity for this as-of week: models/ai_effect skipped "
+                            "(its metadata says why)")
     draws = long_run_bootstrap(panel, n_boot=config.n_boot)[1] if config.n_boot > 0 else None
     result = capacity_freed(panel, found[0], found[1], effect_draws=draws, by="org", by_team=True)
     total = {"scope": "total"}
