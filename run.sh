@@ -23,7 +23,9 @@ ensure_env() {
     touch "$stamp"
   fi
   export PATH="$PWD/$VENV/bin:$PATH"
-  export DAGSTER_HOME="${DAGSTER_HOME:-$PWD/${CTSW_DATA_DIR:-data}/dagster_home}"
+  local data="${CTSW_DATA_DIR:-data}"
+  [[ "$data" = /* ]] || data="$PWD/$data"  # an absolute CTSW_DATA_DIR is used as it is
+  export DAGSTER_HOME="${DAGSTER_HOME:-$data/dagster_home}"
   mkdir -p "$DAGSTER_HOME"
 }
 

@@ -3,8 +3,10 @@ what to do."""
 
 from __future__ import annotations
 
+import subprocess
+
 import pytest
-from ui.harness import BAD_ROWS, LAST, ctsw, env_for, pipeline
+from ui.harness import BAD_ROWS, LAST, ROOT, ctsw, env_for, pipeline
 
 from ctsw.cli import build_parser
 
@@ -87,6 +89,14 @@ def test_doctor_on_a_fresh_folder_says_what_to_fix(empty):
     assert "[FAIL] landing folder" in proc.stdout and "-> run `ctsw simulate`" in proc.stdout
     assert "[  ok] dagster" in proc.stdout and "[  ok] Dagster definitions" in proc.stdout
     assert "1 problem(s)" in proc.stdout
+
+
+def test_run_sh_keeps_the_dagster_home_inside_an_absolute_data_dir(empty, tmp_path):
+    """`CTSW_DATA_DIR=/abs/path bash run.sh ...` must not put the run history under <project>/abs/path."""
+    env = {k: v for k, v in empty.items() if k != "DAGSTER_HOME"}
+    proc = subprocess.run(["bash", "run.sh", "ctsw", "doctor"], env=env, cwd=ROOT, capture_output=True, text=True,
+                          timeout=600)
+    assert f"DAGSTER_HOME={tmp_path / 'data' / 'dagster_home'}" in proc.stdout, proc.stdout + proc.stderr
 
 
 def test_doctor_flags_a_bad_setting(empty):
