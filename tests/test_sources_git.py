@@ -515,3 +515,37 @@ def test_reverts_found_by_subject_and_by_abbreviated_sha(tmp_path):
         ["api@v1.1.0", "succeeded", False, 0, None],
     ]
     assert list(t["pull_requests"].pr_id) == ["api#9"]
+
+
+def test_prs_no_release_lists_ship_when_they_reach_the_trunk(tmp_path):
+    r = Repo(tmp_path / "site")
+    r.commit("2024-03-04 09:00", "Initial", {"index.txt": 1})
+    r.commit("2024-03-05 10:00", "Fix header (#12)", {"header.txt": 2}, author=BOB)
+    r.tag("v1.0.0", "2024-03-05 12:00")  # the only release: it lists #12
+    r.checkout("feature", "main")
+    r.commit("2024-03-05 11:00", "Start feature", {"f.txt": 3})
+    r.checkout("sub", "feature")
+    r.commit("2024-03-06 09:00", "Sub part", {"s.txt": 1}, author=CAROL)
+    r.checkout("feature")
+    r.merge("sub", "2024-03-06 10:00", "Merge pull request #11 from acme/sub")  # into the branch, not main
+    r.checkout("main")
+    r.merge("feature", "2024-03-11 15:00", "Merge pull request #10 from acme/feature")  # next week
+    r.checkout("abandoned", "main")
+    r.commit("2024-03-12 09:00", "Experiment", {"e.txt": 1}, author=CAROL)
+    r.checkout("other", "main")
+    r.commit("2024-03-12 10:00", "Other", {"o.txt": 1}, author=CAROL)
+    r.checkout("abandoned")
+    r.merge("other", "2024-03-12 11:00", "Merge pull request #13 from acme/other")  # never reaches main
+    r.checkout("main")
+
+    def shipped(config: GitSourceConfig) -> dict[str, datetime | None]:
+        prs = extract_git([r.path], config)["pull_requests"]
+        return {row.pr_id: (None if pd.isna(row.shipped_at) else row.shipped_at) for row in prs.itertuples()}
+
+    assert shipped(GitSourceConfig()) == dict.fromkeys(["site#10", "site#11", "site#12", "site#13"])
+    assert shipped(GitSourceConfig(pr_ships_on_merge=True)) == {
+        "site#10": datetime(2024, 3, 11, 15),  # merged into main: ships at the merge
+        "site#11": datetime(2024, 3, 11, 15),  # merged into a branch on 03-06: ships when the branch reaches main
+        "site#12": None,  # listed by release v1.0.0: its deployment ships it
+        "site#13": None,  # never reached the trunk
+    }

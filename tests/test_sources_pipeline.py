@@ -256,6 +256,25 @@ def test_ctsw_git_refuses_to_mix_with_other_landing_files(small_org, tmp_path, m
     assert "landed source git (git): teams 1" in out and 'repos = ["' in out and not sim.exists()
 
 
+def test_ctsw_git_without_release_tags_offers_pr_ships_on_merge(tmp_path, monkeypatch, capsys):
+    r = Repo(tmp_path / "site")
+    r.commit("2024-03-04 09:00", "Initial", {"index.txt": 1})
+    r.commit("2024-03-05 10:00", "Fix header (#7)", {"header.txt": 2})
+    monkeypatch.setenv("CTSW_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("CTSW_SOURCES_FILE", str(tmp_path / "none.toml"))
+    assert ctsw_main(["git", str(r.path), "--no-run"]) == 0
+    assert "no production release tags, so no PR counts as shipped" in capsys.readouterr().out
+    assert ctsw_main(["git", str(r.path), "--no-run", "--pr-ships-on-merge"]) == 0
+    out = capsys.readouterr().out
+    assert "no production release tags" not in out
+    prs = pd.read_parquet(tmp_path / "data" / "landing" / "pull_requests" / "git_pull_requests.parquet")
+    assert prs.shipped_at.tolist() == [pd.Timestamp("2024-03-05 10:00")]
+    entry = out[out.index("[[sources]]"):]
+    (tmp_path / "sources.toml").write_text(entry)
+    [spec] = load_sources(tmp_path / "sources.toml")  # the printed entry re-extracts with the same setting
+    assert spec.config.pr_ships_on_merge
+
+
 # --------------------------------------------------------------------------------------------------------------
 # `ctsw git` end to end
 

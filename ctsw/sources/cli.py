@@ -61,7 +61,8 @@ def git_spec(args: argparse.Namespace) -> SourceSpec:
     fields = {"org": args.org, "architecture": args.architecture, "delivery_unit": args.delivery_unit,
               "team_prefix": args.team_prefix, "annual_loaded_cost_usd": args.annual_loaded_cost_usd,
               "production_tag_pattern": args.production_tag_pattern,
-              "commit_ships_on_commit": args.commit_ships_on_commit or None}
+              "commit_ships_on_commit": args.commit_ships_on_commit or None,
+              "pr_ships_on_merge": args.pr_ships_on_merge or None}
     config = GitSourceConfig(**{k: v for k, v in fields.items() if v is not None})
     return SourceSpec(name=args.name, kind="git", inputs=repos, config=config, tables=GIT_TABLES)
 
@@ -76,8 +77,9 @@ def toml_entry(spec: SourceSpec, args: argparse.Namespace) -> str:
             lines.append(f"{key} = '{value}'")
     if args.annual_loaded_cost_usd is not None:
         lines.append(f"annual_loaded_cost_usd = {args.annual_loaded_cost_usd}")
-    if args.commit_ships_on_commit:
-        lines.append("commit_ships_on_commit = true")
+    for flag in ("commit_ships_on_commit", "pr_ships_on_merge"):
+        if getattr(args, flag):
+            lines.append(f"{flag} = true")
     return "\n".join(lines)
 
 
@@ -112,6 +114,10 @@ def cmd_git(args: argparse.Namespace, settings: Settings) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     _print_landed(landed)
+    if landed.rows.get("pull_requests") and not landed.rows.get("deployments") and not args.pr_ships_on_merge:
+        print("  note: no production release tags, so no PR counts as shipped (CTS-SW per PR and lead time are "
+              "n/a); if a PR reaches customers when it reaches the trunk (continuous deployment), pass "
+              "--pr-ships-on-merge")
     print(f"  in {time.perf_counter() - t0:.1f}s; files under {landing}")
     if args.no_run:
         print("\nTo re-extract on every weekly run, add to " f"{sources_file(settings)}:\n\n{toml_entry(spec, args)}")
@@ -197,6 +203,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     g.add_argument("--production-tag-pattern", help="regex (full match) of release tags that are deployments")
     g.add_argument("--commit-ships-on-commit", action="store_true",
                    help="trunk commits without a release tag reached customers when committed")
+    g.add_argument("--pr-ships-on-merge", action="store_true",
+                   help="PRs no release tag lists reached customers when they reached the trunk")
     g.add_argument("--from", dest="first", type=_week, help="first week (Monday); default: the first with activity")
     g.add_argument("--to", dest="last", type=_week, help="last week (Monday); default: the last with activity")
     g.add_argument("--fresh", action="store_true",

@@ -86,6 +86,7 @@ class GitSourceConfig:
     merge_pr_pattern: str = MERGE_PR  # on the subject of a merge commit
     squash_pr_pattern: str = SQUASH_PR  # on the subject of a single-parent commit
     max_range_walk: int = 100_000  # commits visited to find a PR's range before falling back to merged_at
+    pr_ships_on_merge: bool = False  # no production tag lists it: reached customers when it reached the trunk
     # Deployments (release tags)
     production_tag_pattern: str = DEFAULT_PRODUCTION_TAG  # full match; a named group "team" gives the team
     excluded_tag_pattern: str = DEFAULT_EXCLUDED_TAG  # searched first: nightly/dev/preview/beta/rc/test...
@@ -278,6 +279,21 @@ class RepoGraph:
             for p in commits[sha].parents:
                 paint(p, f)
         return [s for s, f in flags.items() if f == 2]
+
+    def trunk_arrival(self, trunk: list[str], limit: int) -> dict[str, int]:
+        """Each commit's arrival on the trunk: the commit time of the first trunk commit containing it.
+
+        `trunk` is a first-parent chain, newest first. A merge brings in its side's `p1..p2` range; a range past
+        `limit` visits leaves its commits without an arrival.
+        """
+        arrival: dict[str, int] = {}
+        for sha in reversed(trunk):
+            c = self.commits[sha]
+            arrival.setdefault(sha, c.commit_time)
+            for side in c.parents[1:]:
+                for member in self.exclusive(side, c.parents[0], limit) or []:
+                    arrival.setdefault(member, c.commit_time)
+        return arrival
 
     def first_parent_chain(self, head: str) -> list[str]:
         out = []
@@ -566,8 +582,10 @@ class _Extractor:
                 day = _utc(c.author_time).date()
                 for tool in c.tools:
                     usage.add((c.person, day, tool))
-            teams_seen.update(self._emit_prs(res, rows["pull_requests"]))
+            first = len(rows["deployments"])
             teams_seen.update(self._emit_deployments(res, rows["deployments"]))
+            listed = {i for d in rows["deployments"][first:] if d["pr_ids"] for i in d["pr_ids"].split(";")}
+            teams_seen.update(self._emit_prs(res, rows["pull_requests"], listed))
             self._emit_commits(res, rows["commits"])
         for weeks in activity.values():
             for ts in weeks.values():
@@ -601,16 +619,20 @@ class _Extractor:
         pr = res.prs[number]
         return {t: self._suffixed(f"{res.slug}#{number}", t, pr.teams) for t in sorted(pr.teams)}
 
-    def _emit_prs(self, res: _RepoResult, out: list[dict]) -> set[str]:
+    def _emit_prs(self, res: _RepoResult, out: list[dict], listed: set[str]) -> set[str]:
+        """PR rows; `listed` = PR ids a release lists (their deployment ships them, so shipped_at stays null)."""
         seen = set()
+        arrival = res.graph.trunk_arrival(res.trunk, self.c.max_range_walk) if self.c.pr_ships_on_merge else {}
         for number, pr in sorted(res.prs.items()):
             if pr.person is None:  # opened by a bot
                 continue
+            reached = arrival.get(pr.sha)
             for team, pr_id in self._pr_ids(res, number).items():
                 lines = pr.lines.get(team, [0, 0]) if pr.lines is not None else [None, None]
+                shipped = _utc(reached) if reached is not None and pr_id not in listed else None
                 out.append({
                     "pr_id": pr_id, "team_id": team, "author_id": pr.person, "created_at": _utc(pr.created),
-                    "merged_at": _utc(pr.merged), "shipped_at": None, "first_commit_at": _utc(pr.created),
+                    "merged_at": _utc(pr.merged), "shipped_at": shipped, "first_commit_at": _utc(pr.created),
                     "additions": lines[0], "deletions": lines[1],
                 })
                 seen.add(team)
