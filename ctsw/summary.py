@@ -14,10 +14,28 @@ from ctsw.sources.coverage import column_metric, coverage_lines, unavailable_met
 MIN_MODEL_WEEKS = 8  # orchestration/defs/models/assets.py MIN_WEEKS
 
 
-def _not_fitted(weeks: int) -> str:
+def _not_fitted(weeks: int, settings: Settings, asset: str) -> str:
     if weeks < MIN_MODEL_WEEKS:
         return f"   not fitted: the models need at least {MIN_MODEL_WEEKS} weeks of panel, this one has {weeks}"
-    return "   not fitted: the model failed or was skipped on this panel (see the model assets in the run's log)"
+    reason = skip_reason(settings, asset)
+    if reason:
+        return f"   not fitted: {reason}"
+    return f"   not fitted: models/{asset} failed on this panel (its run's log and the Dagster UI say why)"
+
+
+def skip_reason(settings: Settings, asset: str) -> str | None:
+    """Why the latest materialisation of models/<asset> skipped (its `skipped` metadata); None if it did not."""
+    from ctsw.runner import dagster_home
+
+    home = dagster_home(settings)
+    if not (home / "history").exists() and not (home / "storage").exists():
+        return None
+    import dagster as dg
+
+    with dg.DagsterInstance.get() as instance:
+        event = instance.get_latest_materialization_event(dg.AssetKey(["models", asset]))
+    meta = event.asset_materialization.metadata if event and event.asset_materialization else {}
+    return meta["skipped"].value if "skipped" in meta else None
 
 
 ESTIMATORS = {"twfe": "naive TWFE", "hpj": "corrected (HPJ)", "anderson_hsiao": "Anderson-Hsiao IV"}
@@ -40,7 +58,10 @@ def _latest(con: duckdb.DuckDBPyConnection, table: str) -> pd.DataFrame:
 
 
 def trend(con: duckdb.DuckDBPyConnection, unavailable: tuple[str, ...] | list[str] = ()) -> pd.DataFrame:
-    """Quarterly CTS-SW per delivery unit as a ratio of sums, with velocity and AI adoption (n/a: not measured)."""
+    """Quarterly CTS-SW per delivery unit as a ratio of sums, with velocity and AI adoption.
+
+    n/a: the metric is not measured; "no units": measured, but nothing was delivered (CTS-SW is undefined).
+    """
     df = con.execute("""
         SELECT strftime(week_start, '%Y') || '-Q' || quarter(week_start) AS quarter,
                delivery_unit,
@@ -55,8 +76,8 @@ def trend(con: duckdb.DuckDBPyConnection, unavailable: tuple[str, ...] | list[st
             df[col] = "n/a"
     units = {"deployment": "deployments", "pull_request": "prs_shipped", "commit": "commits_shipped"}
     gone = df["delivery_unit"].map(lambda u: column_metric(units.get(u, "")) in unavailable)
-    if gone.any():
-        df["cts_sw_usd"] = df["cts_sw_usd"].astype(object).where(~gone, "n/a")
+    cts = df["cts_sw_usd"].astype(object).where(df["cts_sw_usd"].notna(), "no units")
+    df["cts_sw_usd"] = cts.where(~gone, "n/a")
     return df
 
 
@@ -102,7 +123,7 @@ def print_summary(settings: Settings) -> int:
         drivers = _latest(con, "driver_sensitivity")
         print("\n-- Drivers of CTS-SW (mixed model, within-team): change for a one within-team SD change")
         if drivers.empty:
-            print(_not_fitted(span[5]))
+            print(_not_fitted(span[5], settings, "cts_drivers"))
         else:
             drivers = drivers.sort_values("rank")
             print(_table(pd.DataFrame({
@@ -120,7 +141,7 @@ def print_summary(settings: Settings) -> int:
         if "AI usage" in unavailable:
             print("   not estimated: AI usage is unavailable (no ai_tool_usage data)")
         else:
-            print(_table(table) if not table.empty else _not_fitted(span[5]))
+            print(_table(table) if not table.empty else _not_fitted(span[5], settings, "ai_effect"))
         cap = _latest(con, "capacity_freed")
         if cap.empty or "AI usage" in unavailable:
             print("\n-- Capacity freed by AI adoption: not estimated")

@@ -50,3 +50,21 @@ def test_capacity_skips_when_the_ai_effect_has_no_row_for_the_week(tmp_path):
                 "0.1 AS lr_estimate, 0.05 AS lr_std_error")
     con.close()
     assert "models/ai_effect skipped" in _capacity_metadata(resource)["skipped"]
+
+
+def test_the_summary_says_why_a_model_skipped(tmp_path, monkeypatch):
+    from ctsw.config import Settings
+    from ctsw.runner import dagster_home
+    from ctsw.summary import skip_reason
+
+    monkeypatch.setenv("CTSW_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "data" / "dagster_home"))  # restored after the test
+    resource = _panel_db(tmp_path / "data")
+    settings = Settings.from_env()
+    assert skip_reason(settings, "capacity_freed") is None  # no run history yet
+    dagster_home(settings)  # the instance ctsw's runs use
+    with dg.DagsterInstance.get() as instance:
+        result = dg.materialize([capacity], resources={"ctsw": resource}, partition_key=str(WEEKS[-1].date()),
+                                instance=instance)
+    assert result.success
+    assert "models/ai_effect skipped" in skip_reason(settings, "capacity_freed")
