@@ -132,9 +132,11 @@ def print_summary(settings: Settings) -> int:
                                       for r in drivers.itertuples()],
                 "$ at median team": drivers["usd_change"].map("{:+,.0f}".format),
                 "partial R2": drivers["partial_r2"].map("{:.3f}".format)})))
-            unmeasured = [d for d in drivers["driver"] if column_metric(d) in unavailable]
-            if unmeasured:
-                print(f"   not measured (no data, ranked on zeros): {', '.join(unmeasured)}")
+            from models_py.drivers import DEFAULT_DRIVERS
+
+            unranked = [d for d in DEFAULT_DRIVERS if d not in set(drivers["driver"])]
+            if unranked:
+                print(f"   not ranked (no data or no variation in this panel): {', '.join(unranked)}")
         print("\n-- AI adoption effect on velocity (per builder-week, full vs no adoption; dynamic two-way FE, "
               "team-clustered)")
         table = effects(con, truth)

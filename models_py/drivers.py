@@ -152,6 +152,8 @@ class DriversResult:
     * ``rank_probabilities`` (with ``n_boot > 0``): ``driver, rank, probability`` - the share of the
       bootstrap replications in which the driver has that rank.
     * ``summary``: JSON-friendly dict; ``mixedlm``: the statsmodels results object.
+    * ``dropped_drivers``: drivers left out because they have no data or one value where the outcome is known
+      (a source that cannot measure on-call, say): an unmeasured driver is not ranked, rather than ranked on zeros.
     """
 
     coefficients: pd.DataFrame
@@ -164,6 +166,7 @@ class DriversResult:
     n_obs: int
     n_teams: int
     dropped_teams: list[Any] = field(default_factory=list)
+    dropped_drivers: dict[str, str] = field(default_factory=dict)  # driver -> why it cannot be ranked
     mixedlm: Any = None
     frame: pd.DataFrame | None = None
     rank_probabilities: pd.DataFrame | None = None
@@ -219,6 +222,19 @@ def _apply_shared_denominator(d, drivers, mode, entity, delivery_unit, builder_f
                 new.append(c)
         return d, new, dropped
     raise ValueError("shared_denominator must be 'exclude_teams', 'per_builder' or 'ignore'")
+
+
+def _unidentified_drivers(df: pd.DataFrame, outcome: str, drivers: Sequence[str]) -> dict[str, str]:
+    """Drivers with no data or a single value on the rows with an outcome: no within-team variation to rank."""
+    known = pd.to_numeric(df[outcome], errors="coerce").notna()
+    out = {}
+    for c in drivers:
+        values = pd.to_numeric(df.loc[known, c], errors="coerce").dropna()
+        if values.empty:
+            out[c] = "no data"
+        elif values.nunique() == 1:
+            out[c] = f"constant ({values.iloc[0]:g})"
+    return out
 
 
 def _fit_mixedlm(model: MixedLM, reml: bool):
@@ -303,6 +319,11 @@ def fit_drivers(
     missing = [c for c in [entity, time, outcome, *drivers] if c not in df.columns]
     if missing:
         raise KeyError(f"columns not in the frame: {missing}")
+    dropped_drivers = _unidentified_drivers(df, outcome, drivers)
+    drivers = [c for c in drivers if c not in dropped_drivers]
+    if not drivers:
+        raise ValueError("no driver varies: " + "; ".join(f"{c}: {why}" for c, why in dropped_drivers.items()))
+    cols = [c for c in cols if c not in dropped_drivers]
     d = df[cols]
     d, terms, dropped = _apply_shared_denominator(d, drivers, shared_denominator, entity, delivery_unit, builder_fte)
 
@@ -506,6 +527,7 @@ def fit_drivers(
         "n_teams": int(n_teams),
         "n_weeks": int(n_weeks),
         "n_dropped_teams": len(dropped),
+        "dropped_drivers": dropped_drivers,
         "median_team_outcome": median_team,
         "variance_components": vc,
         "ranking": sens["driver"].tolist(),
@@ -531,6 +553,7 @@ def fit_drivers(
         n_obs=int(len(y_c)),
         n_teams=int(n_teams),
         dropped_teams=dropped,
+        dropped_drivers=dropped_drivers,
         mixedlm=res,
         frame=frame,
         rank_probabilities=rank_probabilities,

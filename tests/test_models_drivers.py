@@ -116,3 +116,16 @@ def test_random_slope_for_velocity(panel):
     assert r.sensitivity.iloc[0]["driver"] == "cr_velocity"
     with pytest.raises(ValueError, match="random slopes"):
         fit_drivers(panel, random_slopes=("not_a_driver",))
+
+
+def test_unmeasured_and_constant_drivers_are_left_out_not_ranked(panel):
+    # A git-only source: no on-call data (null) and no deployments (rollback rate filled with 0).
+    blind = panel.assign(pages_per_oncall_builder=np.nan, rollback_rate=0.0)
+    r = fit_drivers(blind)
+    assert r.dropped_drivers == {"pages_per_oncall_builder": "no data", "rollback_rate": "constant (0)"}
+    assert set(r.sensitivity["driver"]) == {"cr_velocity", "interventions_per_deploy", "ai_usage_share"}
+    reference = fit_drivers(blind, drivers=("cr_velocity", "interventions_per_deploy", "ai_usage_share"))
+    pd.testing.assert_frame_equal(r.sensitivity, reference.sensitivity)
+    assert reference.dropped_drivers == {}
+    with pytest.raises(ValueError, match=r"no driver varies: cr_velocity: constant \(1\); pages_per_oncall_builder"):
+        fit_drivers(blind.assign(cr_velocity=1.0), drivers=("cr_velocity", "pages_per_oncall_builder"))

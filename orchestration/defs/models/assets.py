@@ -181,6 +181,7 @@ def cts_drivers(context: dg.AssetExecutionContext, ctsw: CtswResource, config: D
         "icc": float(vc["icc"]),
         "teams_in_model": int(fit.summary["n_teams"]),
         "teams_excluded_shared_denominator": int(fit.summary["n_dropped_teams"]),
+        "drivers_not_ranked": ", ".join(f"{c} ({why})" for c, why in fit.dropped_drivers.items()) or "none",
     })
 
 
