@@ -275,6 +275,24 @@ def test_ctsw_git_without_release_tags_offers_pr_ships_on_merge(tmp_path, monkey
     assert spec.config.pr_ships_on_merge
 
 
+def test_ctsw_git_runs_every_week_with_builders_not_only_weeks_with_prs(tmp_path, monkeypatch):
+    from ctsw.ingest.discover import landing_week_range
+    from ctsw.sources.cli import with_builder_weeks
+
+    r = Repo(tmp_path / "site")
+    r.commit("2024-03-05 09:00", "Initial", {"index.txt": 1})  # two weeks of work before the first PR
+    r.commit("2024-03-12 09:00", "Layout", {"layout.txt": 1})
+    r.commit("2024-03-19 10:00", "Fix header (#7)", {"header.txt": 2})
+    r.commit("2024-03-28 10:00", "Tidy", {"tidy.txt": 1})  # and a week after it
+    monkeypatch.setenv("CTSW_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("CTSW_SOURCES_FILE", str(tmp_path / "none.toml"))
+    assert ctsw_main(["git", str(r.path), "--no-run"]) == 0
+    landing = tmp_path / "data" / "landing"
+    events = landing_week_range(landing)
+    assert events == (date(2024, 3, 18), date(2024, 3, 18))
+    assert with_builder_weeks(events, landing, "git") == (date(2024, 3, 4), date(2024, 3, 25))
+
+
 # --------------------------------------------------------------------------------------------------------------
 # `ctsw git` end to end
 

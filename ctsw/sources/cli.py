@@ -51,6 +51,28 @@ def last_complete_week(today: date | None = None) -> date:
     return today - timedelta(days=today.weekday()) - timedelta(weeks=1)
 
 
+def with_builder_weeks(events: tuple[date, date], landing_dir: Path, source: str) -> tuple[date, date]:
+    """The event weeks (first and last Monday) widened to the weeks `source` has builders in.
+
+    A git source's memberships are spells of commit activity: weeks before a repository's first PR or release
+    still cost money, and a ratio-of-sums CTS-SW over a quarter must include them.
+    """
+    import pandas as pd
+
+    from ctsw.sources.landing import landing_path
+
+    weeks = list(events)
+    path = landing_path(landing_dir, "memberships", source)
+    if path.exists():
+        spells = pd.read_parquet(path, columns=["start_date", "end_date"])
+        if not spells.empty:
+            weeks.append(spells["start_date"].min())
+            ends = spells["end_date"]
+            weeks.append(date.today() if ends.isna().any() else ends.max() - timedelta(days=1))  # end exclusive
+    first, last = min(weeks), max(weeks)
+    return first - timedelta(days=first.weekday()), last - timedelta(days=last.weekday())
+
+
 def git_spec(args: argparse.Namespace) -> SourceSpec:
     from ctsw.sources.git import GIT_TABLES, GitSourceConfig
 
@@ -133,6 +155,8 @@ def cmd_git(args: argparse.Namespace, settings: Settings) -> int:
               "production release tags, no AI-marked commits. For such a repository count commits as the delivered "
               "unit: --architecture trunk --commit-ships-on-commit", file=sys.stderr)
         return 2
+    if found is not None:
+        found = with_builder_weeks(found, landing, spec.name)
     first = args.first or found[0]
     last = args.last or found[1]
     start = date.fromisoformat(settings.start_week)
