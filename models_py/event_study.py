@@ -44,10 +44,13 @@ The covariance of all estimates is computed, so joint tests are available.
 
 Pre-trend test (BJS's "test 1"): on the untreated rows only, regress ``y`` on team and week effects
 and dummies for the event-time leads ``h = -leads .. -1`` of teams that later reach the threshold
-(leads with fewer than ``min_lead_obs`` rows, default 30, are dropped); with parallel trends and no anticipation the
-lead coefficients are zero. Team-clustered CR1 covariance (``linearmodels.PanelOLS`` defaults) and a
-joint Wald (chi-square) test. Only weeks before first use enter, so a lead ``h`` is observed for the
-teams whose ramp-up is shorter than ``-h`` weeks.
+(leads with fewer than ``min_lead_obs`` rows, default 30, or seen in one team only, are dropped); with parallel
+trends and no anticipation the lead coefficients are zero. Only weeks before first use enter, so a lead ``h`` is
+observed for the teams whose ramp-up is shorter than ``-h`` weeks. Covariance: leave-one-team-out (CR3, the cluster
+jackknife), exact in closed form (``_cr3_cov``); the joint Wald statistic ``W`` is referred to the Hotelling T2
+distribution of a quadratic form in a covariance estimated from ``G`` teams, ``W (G-q) / (q (G-1)) ~ F(q, G-q)``,
+and each lead's interval and p-value to ``t(G-1)`` (the case ``q = 1``). With the CR1 covariance and a chi-square
+reference the test over-rejected on the simulator when teams are few (docs/models.md).
 """
 
 from __future__ import annotations
@@ -73,7 +76,8 @@ class EventStudyResult:
     * ``coefficients``: one row per event time with ``event_time, phase`` ("lead" = pre-trend test
       coefficient on untreated rows, "ramp" = partly treated weeks before the event, "post"),
       ``estimate, std_error, ci_low, ci_high, pvalue, n_obs, n_teams``.
-    * ``pretrend``: ``wald_stat, wald_df, pvalue, leads`` of the joint test of the leads.
+    * ``pretrend``: ``wald_stat, wald_df, pvalue, leads`` of the joint test of the leads, ``variance`` ("CR3")
+      and ``n_clusters`` (G, the teams with untreated rows).
     * ``average``: the post average (``estimate, std_error, ci_low, ci_high, pvalue, n_obs, n_teams``).
     * ``static_twfe``: the naive static TWFE coefficient on the post-event dummy (same keys).
     * ``events``: one row per team: ``first_use``, ``event`` (times, NaT if none) and ``ramp_weeks``.
@@ -155,7 +159,8 @@ class _FESolver:
         m = (m + m.T) / 2
         w, v = np.linalg.eigh(m)
         keep = w > max(w.max(), 1.0) * 1e-10
-        self.m_pinv = (v[:, keep] / w[keep]) @ v[:, keep].T
+        self.m_half = v[:, keep] / np.sqrt(w[keep])  # M^+ = m_half m_half'
+        self.m_pinv = self.m_half @ self.m_half.T
 
     def fitted(self, b_ent: np.ndarray, b_per: np.ndarray) -> np.ndarray:
         """``Z theta`` (rows x m) for right-hand sides given as entity sums and period sums (each x m)."""
@@ -167,10 +172,39 @@ class _FESolver:
         return phi[self.g] + psi[self.h]
 
 
-def _row(est, se, zcrit, **extra):
-    return {"estimate": float(est), "std_error": float(se), "ci_low": float(est - zcrit * se),
-            "ci_high": float(est + zcrit * se),
-            "pvalue": float(2 * stats.norm.sf(abs(est / se))) if se > 0 else np.nan, **extra}
+def _row(est, se, crit, t_df=None, **extra):
+    """Estimate, interval ``est -/+ crit se`` and two-sided p-value (normal, or t with ``t_df`` degrees of freedom)."""
+    ref = stats.norm if t_df is None else stats.t(t_df)
+    return {"estimate": float(est), "std_error": float(se), "ci_low": float(est - crit * se),
+            "ci_high": float(est + crit * se),
+            "pvalue": float(2 * ref.sf(abs(est / se))) if se > 0 else np.nan, **extra}
+
+
+def _cr3_cov(fs: _FESolver, clusters: np.ndarray, n_clusters: int, xt: np.ndarray, resid: np.ndarray,
+             xtx_inv: np.ndarray) -> np.ndarray:
+    """Leave-one-cluster-out (CR3) covariance ``(G-1)/G sum_c d_c d_c'`` of the coefficients of a two-way FE OLS.
+
+    ``d_c = b - b_(-c)`` is exact without refitting: ``d_c = (Xt'Xt)^-1 Xt_c' (I - H_cc)^+ e_c``, with ``Xt`` the
+    FE-residualised regressors, ``e`` the residuals and ``H_cc`` the cluster's block of the full hat matrix
+    ``P_Z + Xt (Xt'Xt)^-1 Xt'``, ``Z`` the two sets of dummies. By FWL on the solver's dimensions (g many levels,
+    h few), ``P_Z[i, j] = [g_i = g_j] / n_g + a_i' M^+ a_j`` with ``a_i = 1_h(i) - C[g_i] / n_g``. Dropping a
+    cluster leaves its own dummy unidentified, so ``I - H_cc`` is singular; any solution gives the same ``d_c``
+    (the pseudo-inverse picks one). ``clusters``: codes 0..G-1 of the rows (here the teams).
+    """
+    a_half = np.asarray(fs.c @ fs.m_half) / fs.cnt_g[:, None]  # C M_half / n_g, per level of g
+    order = np.argsort(clusters, kind="stable")
+    bounds = np.r_[0, np.cumsum(np.bincount(clusters, minlength=n_clusters))]
+    d = np.zeros((n_clusters, xt.shape[1]))
+    for c in range(n_clusters):
+        idx = order[bounds[c]:bounds[c + 1]]
+        g = fs.g[idx]
+        r = fs.m_half[fs.h[idx]] - a_half[g]
+        xc = xt[idx]
+        h_cc = (g[:, None] == g[None, :]) / fs.cnt_g[g][:, None] + r @ r.T + xc @ xtx_inv @ xc.T
+        w, v = np.linalg.eigh(np.eye(len(idx)) - (h_cc + h_cc.T) / 2)
+        keep = w > 1e-9  # eigenvalues of I - H_cc lie in [0, 1]; the null directions are 0 up to rounding
+        d[c] = xtx_inv @ (xc.T @ (v[:, keep] @ ((v[:, keep].T @ resid[idx]) / w[keep])))
+    return (n_clusters - 1) / n_clusters * d.T @ d
 
 
 def fit_event_study(
@@ -194,9 +228,8 @@ def fit_event_study(
     ``leads``: event-time leads in the pre-trend test; ``horizon``: last event time estimated (weeks
     after the event); event times with fewer than ``min_obs`` rows are not reported (they still count
     in the post average); leads with fewer than ``min_lead_obs`` rows are left out of the pre-trend test
-    (a lead seen in a dozen teams has a clustered variance from a dozen clusters, too small, and the joint
-    test over-rejects); treated rows in weeks with fewer than ``min_untreated_teams`` untreated teams
-    are not imputed. See the module docstring.
+    (a lead seen in a dozen teams has a clustered variance from a dozen clusters); treated rows in weeks
+    with fewer than ``min_untreated_teams`` untreated teams are not imputed. See the module docstring.
     """
     if not 0 < threshold <= 1:
         raise ValueError("threshold must be in (0, 1]")
@@ -256,10 +289,11 @@ def fit_event_study(
     # -- variance: v weights on the untreated rows, BJS residuals
     b_e = cluster_sums(e1, len(e0_u), w)
     b_p = cluster_sums(p1, len(p0_u), w)
-    v0 = _FESolver(e0, p0, len(e0_u), len(p0_u)).fitted(b_e, b_p)
-    tau_bar = np.zeros(int(hs.max() - hs.min()) + 1)
-    tau_bar[hs - hs.min()] = np.bincount(h1 - hs.min(), weights=tau) / h_cnt
-    eps1 = tau - tau_bar[h1 - hs.min()]
+    fs0 = _FESolver(e0, p0, len(e0_u), len(p0_u))
+    v0 = fs0.fitted(b_e, b_p)
+    hk = h1 - hs.min()  # event times need not be contiguous: empty bins are never read
+    tau_bar = np.bincount(hk, weights=tau) / np.maximum(np.bincount(hk), 1)
+    eps1 = tau - tau_bar[hk]
     scores = cluster_sums(ent_all[om1], n_ent_all, w * eps1[:, None]) - cluster_sums(
         ent_all[om0], n_ent_all, v0 * resid0[:, None])
     g = int((np.bincount(ent_all[om0 | om1], minlength=n_ent_all) > 0).sum())
@@ -274,23 +308,30 @@ def fit_event_study(
                      **_row(est[j], se[j], zcrit, n_obs=int(sel.sum()), n_teams=int(len(np.unique(ent1[sel]))))})
     average = _row(est[-1], se[-1], zcrit, n_obs=int(post.sum()), n_teams=int(len(np.unique(ent1[post]))))
 
-    # -- pre-trend test on untreated rows
+    # -- pre-trend test on untreated rows: CR3 covariance, Hotelling T2 reference
     lead_rows = []
-    pretrend: dict[str, Any] = {"wald_stat": np.nan, "wald_df": 0, "pvalue": np.nan, "leads": []}
+    g0 = len(e0_u)
+    pretrend: dict[str, Any] = {"wald_stat": np.nan, "wald_df": 0, "pvalue": np.nan, "leads": [], "variance": "CR3",
+                                "n_clusters": g0}
     h0 = h_all[om0]
-    lead_list = [k for k in range(-leads, 0) if int(np.sum(h0 == k)) >= max(min_obs, min_lead_obs)]
+    # a team has one row per lead, so rows = teams; a lead in a single team has no leave-one-team-out estimate
+    lead_list = [k for k in range(-leads, 0) if int(np.sum(h0 == k)) >= max(min_obs, min_lead_obs, 2)]
     if lead_list:
         d = np.column_stack([(h0 == k).astype(float) for k in lead_list])
-        lf = fit_twfe(y0, d, e0, p0, n_entities=len(e0_u), n_periods=len(p0_u))
-        lse = lf.std_errors
+        lf = fit_twfe(y0, d, e0, p0, n_entities=g0, n_periods=len(p0_u))
+        lcov = _cr3_cov(fs0, e0, g0, proj.residualize(d), lf.resid, lf.xtx_inv)
+        lse = np.sqrt(np.diag(lcov))
+        tcrit = float(stats.t.ppf(0.5 + level / 2, g0 - 1))
         for j, k in enumerate(lead_list):
             sel = h0 == k
             lead_rows.append({"event_time": k, "phase": "lead",
-                              **_row(lf.params[j], lse[j], zcrit, n_obs=int(sel.sum()),
+                              **_row(lf.params[j], lse[j], tcrit, g0 - 1, n_obs=int(sel.sum()),
                                      n_teams=int(len(np.unique(ent_all[om0][sel]))))})
-        stat = float(lf.params @ np.linalg.pinv(lf.cov) @ lf.params)
-        pretrend = {"wald_stat": stat, "wald_df": len(lead_list), "pvalue": float(stats.chi2.sf(stat, len(lead_list))),
-                    "leads": lead_list}
+        q = len(lead_list)
+        stat = float(lf.params @ np.linalg.pinv(lcov) @ lf.params)
+        pretrend = {"wald_stat": stat, "wald_df": q,
+                    "pvalue": float(stats.f.sf(stat * (g0 - q) / (q * (g0 - 1)), q, g0 - q)),
+                    "leads": lead_list, "variance": "CR3", "n_clusters": g0}
 
     # -- naive static TWFE on a post-event dummy, all valid rows
     ev_u, ev = np.unique(ent_all[valid], return_inverse=True)

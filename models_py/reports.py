@@ -151,8 +151,9 @@ def event_study_report(
                f"{res.summary['n_never_users']} never use AI).", "",
                f"- post average (imputation, weeks 0..{horizon}): {ci_text(a['estimate'], a['ci_low'], a['ci_high'])}",
                f"- naive static TWFE on a post-event dummy: {ci_text(s['estimate'], s['ci_low'], s['ci_high'])}",
-               f"- pre-trend test, leads {p['leads'][0] if p['leads'] else '-'}..-1: chi2 = {p['wald_stat']:.2f}, "
-               f"df = {p['wald_df']}, p = {p['pvalue']:.3f}", "",
+               f"- pre-trend test, leads {p['leads'][0] if p['leads'] else '-'}..-1: Wald = {p['wald_stat']:.2f} "
+               f"({p['variance']} covariance, {p['n_clusters']} teams), q = {p['wald_df']}, "
+               f"p = {p['pvalue']:.3f} (Hotelling T2)", "",
                f"![event study {outcome}](data:image/png;base64,{base64.b64encode(png).decode()})", ""]
         values[f"post_average_{outcome}"] = float(a["estimate"])
         values[f"pretrend_pvalue_{outcome}"] = float(p["pvalue"]) if np.isfinite(p["pvalue"]) else None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 from ctsw.simulator import SimConfig, simulate_panel
 from models_py.event_study import adoption_events, fit_event_study, plot_event_study
@@ -58,6 +59,55 @@ def test_imputation_and_variance_match_dense_dummy_algebra():
     post = res.coefficients[res.coefficients["phase"] == "post"]
     assert np.average(post["estimate"], weights=post["n_obs"]) == pytest.approx(est)
     assert res.treated["tau"][res.treated["event_time"] >= 0].mean() == pytest.approx(est)
+
+
+def test_event_times_with_a_gap_match_dense_dummy_algebra():
+    """No treated row at event time 2 (an unbalanced panel): the per-event-time residual means still line up."""
+    d = _toy()
+    ev = adoption_events(d, "team", "week", "s", 0.5).set_index("team")
+    d = d[(d["week"] - d["team"].map(ev["event"]).astype(float) != 2).to_numpy()].reset_index(drop=True)
+    res = fit_event_study(d, "team", "week", "y", share="s", leads=3, horizon=20, min_obs=1, min_lead_obs=1,
+                          min_untreated_teams=1)
+    assert 2 not in set(res.treated["event_time"])
+    est, se = _brute(d, res, 3)
+    assert res.average["estimate"] == pytest.approx(est, abs=1e-10)
+    assert res.average["std_error"] == pytest.approx(se, rel=1e-8)
+
+
+@pytest.mark.parametrize(("n", "t"), [(40, 14), (12, 30)])  # more teams than weeks, and fewer
+def test_pretrend_cr3_equals_leave_one_team_out_refits(n, t):
+    """The closed-form CR3 covariance of the leads is the jackknife over teams: the lead regression (team and week
+    dummies, lead dummies, untreated rows) refitted by dense least squares without each team in turn."""
+    d = _toy(seed=4, n=n, t=t)
+    res = fit_event_study(d, "team", "week", "y", share="s", leads=4, horizon=30, min_obs=1, min_lead_obs=3,
+                          min_untreated_teams=1)
+    leads = res.pretrend["leads"]
+    assert len(leads) >= 3 and res.pretrend["variance"] == "CR3"
+    ev = adoption_events(d, "team", "week", "s", 0.5).set_index("team")
+    u = d[(d["week"] < d["team"].map(ev["first_use"]).astype(float).fillna(np.inf)).to_numpy()]
+    h = (u["week"] - u["team"].map(ev["event"]).astype(float)).to_numpy()
+    x = np.column_stack([(h == k).astype(float) for k in leads])
+    x = np.column_stack([x, pd.get_dummies(u[["team", "week"]].astype(str), dtype=float).to_numpy()])
+    y, team = u["y"].to_numpy(), u["team"].to_numpy()
+
+    def lead_coefs(rows):
+        return np.linalg.lstsq(x[rows], y[rows], rcond=None)[0][: len(leads)]
+
+    b = lead_coefs(np.ones(len(y), dtype=bool))
+    teams = np.unique(team)
+    jack = np.array([lead_coefs(team != g) - b for g in teams])
+    g = len(teams)
+    cov = (g - 1) / g * jack.T @ jack
+    lead_rows = res.coefficients[res.coefficients["phase"] == "lead"]
+    assert lead_rows["estimate"].to_numpy() == pytest.approx(b, abs=1e-10)
+    se = np.sqrt(np.diag(cov))
+    assert lead_rows["std_error"].to_numpy() == pytest.approx(se, rel=1e-8)
+    assert lead_rows["pvalue"].to_numpy() == pytest.approx(2 * stats.t.sf(np.abs(b / se), g - 1), rel=1e-6)
+    wald = float(b @ np.linalg.solve(cov, b))
+    assert res.pretrend["wald_stat"] == pytest.approx(wald, rel=1e-8)
+    # Hotelling T2 reference: Wald (G - q) / (q (G - 1)) ~ F(q, G - q)
+    q = len(leads)
+    assert res.pretrend["pvalue"] == pytest.approx(stats.f.sf(wald * (g - q) / (q * (g - 1)), q, g - q), rel=1e-6)
 
 
 def _true_effects(panel: pd.DataFrame, truth: dict) -> pd.DataFrame:
