@@ -27,7 +27,7 @@ import duckdb
 from ctsw.contract import TABLES, Table
 from ctsw.ingest import prune
 from ctsw.ingest.pseudonym import pseudonym_sql
-from ctsw.ingest.readers import FORMATS, LoadError, create_stage, stage_file
+from ctsw.ingest.readers import FORMATS, LoadError, create_stage, stage_file, staged_text
 from ctsw.ingest.rules import SPELL_RULES, parsed, plausible, reason_list_sql, unknown_team_sql
 from ctsw.ingest.schema import RAW_SCHEMA, create_raw_schema
 
@@ -226,7 +226,7 @@ def _checked_sql(table: Table, window: Window | None, key: str, nulls: bool = Tr
     team = f", {unknown_team_sql()} AS _unknown_team" if check_team else ""
     # The quarantine record carries pseudonyms, never a raw person identifier.
     record = "to_json({" + ", ".join(
-        f"'{c.name}': " + (f"p_{c.name}" if c.pseudonymised else f'"{c.name}"') for c in table.columns
+        f"'{c.name}': " + (f"p_{c.name}" if c.pseudonymised else staged_text(c)) for c in table.columns
     ) + "})"
     out = ", ".join(f"p_{c}" for c in table.column_names)
     return f"""

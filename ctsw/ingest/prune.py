@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ctsw.contract import Table
-from ctsw.ingest.readers import ident, lit, parquet_text
+from ctsw.ingest.readers import ident, lit, parquet_text, typed_column
 from ctsw.ingest.rules import EARLIEST_EVENT, parsed
 
 
@@ -128,7 +128,8 @@ def sharing_keys(con: duckdb.DuckDBPyConnection, table: Table, candidates: dict[
     if not candidates or table.partition_column in table.key:
         return set()
     keys = ", ".join(ident(k) for k in table.key)
-    typed = ", ".join(f"{parsed(c)} AS {ident(c.name)}" for c in table.columns if c.name in table.key)
+    key_columns = [c for c in table.columns if c.name in table.key]
+    typed = ", ".join(f"{parsed(c)} AS {ident(c.name)}" for c in key_columns)
     con.execute(f"CREATE OR REPLACE TEMP TABLE _staged_keys AS SELECT DISTINCT {typed} FROM _stage")
     groups: dict[tuple[str, ...], list[Path]] = {}
     shared: set[Path] = set()
@@ -140,6 +141,8 @@ def sharing_keys(con: duckdb.DuckDBPyConnection, table: Table, candidates: dict[
     try:
         for key_types, paths in groups.items():
             text = ", ".join(f"{parquet_text(k, t)} AS {ident(k)}" for k, t in zip(table.key, key_types, strict=True))
+            # The candidates' keys are read as text; `parsed` also refers to the typed staging columns.
+            text += "".join(f", NULL AS {typed_column(c)}" for c in key_columns if typed_column(c))
             src = f"read_parquet([{', '.join(lit(str(p)) for p in paths)}], filename = true)"
             hits = con.execute(
                 f"SELECT DISTINCT filename FROM (SELECT {typed}, filename FROM (SELECT {text}, filename FROM {src})) "

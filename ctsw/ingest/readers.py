@@ -1,6 +1,9 @@
 """Stage one landing file as text rows in the temp table `_stage`, whatever the file holds.
 
-Every value is staged as text so that a bad value becomes a quarantine reason instead of a failed load. A row
+Every value is staged as text so that a bad value becomes a quarantine reason instead of a failed load. The
+exception is a Parquet column whose type is the contract's (`TYPED`): its values are staged as they are, in a
+typed column of `_stage`, when their text would parse back to the same value; the rules then skip only the
+parse check, which such a value cannot fail, and the others (null, range, plausibility) apply as to text. A row
 that cannot even be split into fields (a malformed CSV row, a JSON Lines line that is not a JSON object, bytes
 that are not UTF-8) is staged as well, with null values and `_problem` saying why: it is counted and
 quarantined, never dropped. Only a file that cannot be read at all raises `LoadError`.
@@ -31,6 +34,16 @@ _BLANK_PROBE = 4096  # a file this small is read whole to see whether it holds a
 _HEADER_MAX = 1 << 20
 _JSONL_BLOCK = 1 << 24  # JSON Lines are split in Python block by block: memory stays flat for large files
 _HELPER_TABLES = ("_csv_rejects", "_csv_scans", "_csv_bad", "_json")
+# Contract type -> (the Parquet column's type as DuckDB reads it, the condition on such a value `{}` under which
+# its text (`CAST(... AS VARCHAR)`) parses back to the same value). A value outside the condition (infinity,
+# a year beyond 9999) is staged as text. DOUBLE is left out: only memberships, a small snapshot, has any.
+TYPED = {
+    "TIMESTAMP": ("TIMESTAMP WITH TIME ZONE",
+                  "{} BETWEEN TIMESTAMPTZ '0001-01-01 00:00:00+00' AND TIMESTAMPTZ '9999-12-31 23:59:59.999999+00'"),
+    "DATE": ("DATE", "{} BETWEEN DATE '0001-01-01' AND DATE '9999-12-31'"),
+    "BIGINT": ("BIGINT", "true"),
+    "BOOLEAN": ("BOOLEAN", "true"),
+}
 
 
 class LoadError(Exception):
@@ -53,10 +66,22 @@ def ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def typed_column(c: Column) -> str | None:
+    """The `_stage` column that holds `c`'s typed Parquet values (null where text is staged); None if none."""
+    return ident(f"_typed_{c.name}") if c.type in TYPED else None
+
+
+def staged_text(c: Column) -> str:
+    """SQL: `c`'s staged value as text, a typed value as the text staging would have made of it."""
+    typed = typed_column(c)
+    return f"coalesce({ident(c.name)}, CAST({typed} AS VARCHAR))" if typed else ident(c.name)
+
+
 def create_stage(con: duckdb.DuckDBPyConnection, columns: tuple[Column, ...]) -> None:
     con.execute("DROP TABLE IF EXISTS _stage")
     text_cols = ", ".join(f"{ident(c.name)} VARCHAR" for c in columns)
-    con.execute(f"CREATE TEMP TABLE _stage ({text_cols}, {STAGE_EXTRA})")
+    typed_cols = "".join(f", {typed_column(c)} {TYPED[c.type][0]}" for c in columns if typed_column(c))
+    con.execute(f"CREATE TEMP TABLE _stage ({text_cols}, {STAGE_EXTRA}{typed_cols})")
 
 
 def stage_file(
@@ -119,13 +144,17 @@ def _insert(
     problem_field: str,
     problem: str,
     source: str,
+    typed: dict[str, str] | None = None,
 ) -> int:
-    """INSERT staged rows; `values` maps a contract column to its text expression (absent = null).
+    """INSERT staged rows; `values` / `typed` map a contract column to its text / typed expression (absent = null).
 
     `problem` is a row's complete reason text (null = none) and `problem_field` the field it is about.
     """
+    typed = typed or {}
     cols = ", ".join(values.get(c.name, "NULL::VARCHAR") for c in columns)
-    sql = f"INSERT INTO _stage SELECT {cols}, {lit(name)}, {row}, {problem_field}, {problem} FROM {source}"
+    typed_cols = "".join(f", {typed.get(c.name, 'NULL')}" for c in columns if typed_column(c))
+    sql = (f"INSERT INTO _stage SELECT {cols}, {lit(name)}, {row}, {problem_field}, {problem}{typed_cols} "
+           f"FROM {source}")
     return con.execute(sql).fetchone()[0]
 
 
@@ -390,6 +419,12 @@ def _stage_parquet_from(con, table: Table, columns, name: str, src: str, describ
     present = {r[0]: r[1] for r in described if r[0] != "file_row_number"}
     unknown, missing, problem = _file_columns(table, list(present))
     values = {c.name: parquet_text(c.name, present[c.name]) for c in columns if c.name in present}
+    typed = {}  # a value is staged typed where its text would parse back to it, else as text: one of the two
+    for c in columns:
+        if typed_column(c) and present.get(c.name) == TYPED[c.type][0]:
+            col, exact = ident(c.name), TYPED[c.type][1].format(ident(c.name))
+            typed[c.name] = f"CASE WHEN {exact} THEN {col} END"
+            values[c.name] = f"CASE WHEN NOT ({exact}) THEN {values[c.name]} END"
     field_sql, problem_sql = _file_problem(missing, problem)
     blobs = [c.name for c in columns if present.get(c.name) == "BLOB"]
     if blobs:  # bytes that do not decode as UTF-8 make the row's reason, naming the column
@@ -398,6 +433,6 @@ def _stage_parquet_from(con, table: Table, columns, name: str, src: str, describ
         problem_sql = (f"CASE WHEN {culprit} IS NOT NULL THEN {culprit} || ': ' || {lit(NOT_UTF8)} "
                        f"ELSE {problem_sql} END")
         field_sql = f"coalesce({culprit}, {field_sql})"
-    rows = _insert(con, columns, values, name, "file_row_number + 1", field_sql, problem_sql, src)
+    rows = _insert(con, columns, values, name, "file_row_number + 1", field_sql, problem_sql, src, typed)
     _require_some_column(table, list(present), name, rows)
     return StagedFile(rows=rows, unknown_columns=unknown, missing_columns=missing)

@@ -1,7 +1,8 @@
 """Row rules of the contract as SQL: how each text value is parsed, and why a row is quarantined.
 
 Every landing file is first read as text, so a bad value becomes a quarantine reason naming its field instead
-of failing the whole load. Expressions refer to the text column `"<name>"` and produce the typed value.
+of failing the whole load. Expressions refer to the text column `"<name>"` and produce the typed value; a
+column staged typed from Parquet (ctsw/ingest/readers.py) is taken from its typed column where that is set.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ctsw.contract import Column, Table
+from ctsw.ingest.readers import typed_column
 
 # Plausible event time range: earlier is a unit or epoch mistake, later than tomorrow has not happened yet.
 EARLIEST_EVENT = "2000-01-01"
@@ -25,7 +27,15 @@ def text(col: str) -> str:
 
 
 def parsed(c: Column) -> str:
-    """Typed value of a text column; null when the text does not parse."""
+    """Typed value of a staged column; null when its text does not parse."""
+    typed = typed_column(c)
+    if typed is None:
+        return _parsed_text(c)
+    value = f"CAST({typed} AS TIMESTAMP)" if c.type == "TIMESTAMP" else typed  # UTC: the session's time zone
+    return f"coalesce({value}, {_parsed_text(c)})"
+
+
+def _parsed_text(c: Column) -> str:
     v = text(c.name)
     if c.type == "TIMESTAMP":
         # Session time zone is UTC: a naive value is read as UTC, an offset is converted.
@@ -50,10 +60,10 @@ def parsed(c: Column) -> str:
 
 def column_reasons(c: Column) -> list[tuple[str, str]]:
     """(condition that flags a bad row, reason) pairs for one column, on text value and typed value `p`."""
-    v, p = text(c.name), f"p_{c.name}"
+    v, p, typed = text(c.name), f"p_{c.name}", typed_column(c)
     out: list[tuple[str, str]] = []
     if c.required:
-        out.append((f"{v} IS NULL", "missing value"))
+        out.append((f"{v} IS NULL" + (f" AND {typed} IS NULL" if typed else ""), "missing value"))
     out.append((f"{v} IS NOT NULL AND {p} IS NULL", f"not a valid {c.type.lower()}"))
     if c.accepted:
         allowed = ", ".join(f"'{a}'" for a in c.accepted)
