@@ -151,10 +151,9 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
 
 def _check_results(settings: Settings):
     """Latest check results from the run history, or None when there is none."""
-    from ctsw.runner import dagster_home
+    from ctsw.runner import has_run_history
 
-    home = dagster_home(settings)
-    if not (home / "history").exists() and not (home / "storage").exists():
+    if not has_run_history(settings):
         return None
     import dagster as dg
 

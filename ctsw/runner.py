@@ -47,6 +47,12 @@ def dagster_home(settings: Settings) -> Path:
     return home
 
 
+def has_run_history(settings: Settings) -> bool:
+    """Whether any run has stored its history in the Dagster home (and DAGSTER_HOME points there)."""
+    home = dagster_home(settings)
+    return (home / "history").exists() or (home / "storage").exists()
+
+
 def dagster_run_env() -> None:
     """Environment defaults for a run over many weeks (`ctsw run`, the benchmark): events per run, not per week."""
     # One "planned" event per asset for the whole range instead of one per asset and week: on SQLite run

@@ -98,10 +98,9 @@ def read_status(settings: Settings, out: TextIO | None = None) -> Status:
 
 
 def _read_run_history(settings: Settings, st: Status) -> None:
-    from ctsw.runner import dagster_home
+    from ctsw.runner import has_run_history
 
-    home = dagster_home(settings)
-    if not (home / "history").exists() and not (home / "storage").exists():
+    if not has_run_history(settings):
         return
     import dagster as dg
 

@@ -25,10 +25,9 @@ def _not_fitted(weeks: int, settings: Settings, asset: str) -> str:
 
 def skip_reason(settings: Settings, asset: str) -> str | None:
     """Why the latest materialisation of models/<asset> skipped (its `skipped` metadata); None if it did not."""
-    from ctsw.runner import dagster_home
+    from ctsw.runner import has_run_history
 
-    home = dagster_home(settings)
-    if not (home / "history").exists() and not (home / "storage").exists():
+    if not has_run_history(settings):
         return None
     import dagster as dg
 

@@ -314,8 +314,6 @@ def fit_drivers(
     drivers = list(drivers)
     if not drivers:
         raise ValueError("at least one driver is needed")
-    extra_cols = [c for c in (delivery_unit, builder_fte, "manual_interventions", "rollbacks") if c in df.columns]
-    cols = list(dict.fromkeys([entity, time, outcome, *drivers, *extra_cols]))
     missing = [c for c in [entity, time, outcome, *drivers] if c not in df.columns]
     if missing:
         raise KeyError(f"columns not in the frame: {missing}")
@@ -323,7 +321,8 @@ def fit_drivers(
     drivers = [c for c in drivers if c not in dropped_drivers]
     if not drivers:
         raise ValueError("no driver varies: " + "; ".join(f"{c}: {why}" for c, why in dropped_drivers.items()))
-    cols = [c for c in cols if c not in dropped_drivers]
+    extra_cols = [c for c in (delivery_unit, builder_fte, "manual_interventions", "rollbacks") if c in df.columns]
+    cols = list(dict.fromkeys([entity, time, outcome, *drivers, *extra_cols]))
     d = df[cols]
     d, terms, dropped = _apply_shared_denominator(d, drivers, shared_denominator, entity, delivery_unit, builder_fte)
 

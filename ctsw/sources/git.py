@@ -582,9 +582,8 @@ class _Extractor:
                 day = _utc(c.author_time).date()
                 for tool in c.tools:
                     usage.add((c.person, day, tool))
-            first = len(rows["deployments"])
-            teams_seen.update(self._emit_deployments(res, rows["deployments"]))
-            listed = {i for d in rows["deployments"][first:] if d["pr_ids"] for i in d["pr_ids"].split(";")}
+            deployed, listed = self._emit_deployments(res, rows["deployments"])
+            teams_seen.update(deployed)
             teams_seen.update(self._emit_prs(res, rows["pull_requests"], listed))
             self._emit_commits(res, rows["commits"])
         for weeks in activity.values():
@@ -638,11 +637,12 @@ class _Extractor:
                 seen.add(team)
         return seen
 
-    def _emit_deployments(self, res: _RepoResult, out: list[dict]) -> set[str]:
+    def _emit_deployments(self, res: _RepoResult, out: list[dict]) -> tuple[set[str], set[str]]:
+        """Deployment rows; returns the teams seen and the PR ids the releases list."""
         commits = res.graph.commits
         pr_by_sha = {pr.sha: n for n, pr in res.prs.items() if pr.person is not None}
         repo_team = self.teams.repo_team(res.name)
-        seen = set()
+        seen, listed = set(), set()
         for r in res.releases:
             members = [commits[s] for s in r.commits]
             plain = [c for c in members if not c.is_merge]
@@ -679,7 +679,8 @@ class _Extractor:
                     "pr_ids": ";".join(sorted(ids)) or None,
                 })
                 seen.add(team)
-        return seen
+                listed |= ids
+        return seen, listed
 
     def _emits_commits_for(self, team: str) -> bool:
         if self.c.emit_commits == "none":
